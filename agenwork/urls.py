@@ -1,0 +1,23 @@
+"""URL map of the console."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("dashboard.urls")),
+    path("requests/", include("requests_app.urls")),
+    path("policies/", include("policies.urls")),
+    path("approval-flows/", include("approval_flows.urls")),
+    path("connectors/", include("connectors.urls")),
+    path("users/", include("directory.urls")),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,68 @@
+"""Connectors (SaaS tools reached through the gateway) and the tools each exposes."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Connector(models.Model):
+    """A SaaS integration such as Google Calendar or GitHub."""
+
+    class Status(models.TextChoices):
+        CONNECTED = "connected", "Connected"
+        DISCONNECTED = "disconnected", "Disconnected"
+        ERROR = "error", "Error"
+
+    class CredentialMode(models.TextChoices):
+        MANAGED = "managed", "Managed"
+        BYO = "byo", "Bring your own"
+
+    slug = models.SlugField(max_length=100, unique=True)
+    name = models.CharField(max_length=200)
+    icon = models.CharField(
+        max_length=100, blank=True, help_text="Name of an icon under static/icons/connectors/."
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DISCONNECTED)
+    enabled = models.BooleanField(default=True)
+    credential_mode = models.CharField(
+        max_length=16, choices=CredentialMode.choices, default=CredentialMode.MANAGED
+    )
+    client_id = models.CharField(max_length=500, blank=True)
+    client_secret_encrypted = models.TextField(blank=True, help_text="Write-only, encrypted.")
+    base_url = models.URLField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def icon_name(self) -> str:
+        return self.icon or "generic"
+
+
+class Tool(models.Model):
+    """One operation a connector exposes to agents, by its API identifier."""
+
+    class Access(models.TextChoices):
+        READ = "read", "Read"
+        WRITE = "write", "Write"
+        DELETE = "delete", "Delete"
+
+    connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="tools")
+    key = models.CharField(max_length=200, help_text="API identifier, e.g. github_repos_list")
+    description = models.CharField(max_length=500, blank=True)
+    access = models.CharField(max_length=8, choices=Access.choices, default=Access.READ)
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["connector_id", "key"]
+        constraints = [
+            models.UniqueConstraint(fields=["connector", "key"], name="tool_unique_key"),
+        ]
+
+    def __str__(self) -> str:
+        return self.key

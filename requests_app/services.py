@@ -1,0 +1,329 @@
+"""Every write to an access request: creation and one function per status transition.
+
+A transition is a conditional UPDATE on the pending status; zero rows updated means another
+decision won, and the caller gets `RequestAlreadyDecided` carrying the winning decision.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from approval_flows.models import ApprovalFlow
+from connectors.models import Connector, Tool
+from directory.models import Person
+from policies.models import Policy
+from policies.services import PolicyData, policy_create
+from requests_app.models import AccessRequest, Channel, RequestEvent, RequestTool
+
+Status = AccessRequest.Status
+
+GRANT_DURATIONS: dict[str, timedelta | None] = {
+    "once": None,
+    "1h": timedelta(hours=1),
+    "8h": timedelta(hours=8),
+    "24h": timedelta(hours=24),
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts on a request: a console login, a person reached by a link, or the system."""
+
+    name: str
+    channel: str
+    user: AbstractBaseUser | None = None
+
+    @classmethod
+    def for_user(cls, user: Any, channel: str = Channel.WEB) -> Actor:
+        person = getattr(user, "person", None)
+        name = person.name if person else (user.get_full_name() or user.get_username())
+        return cls(name=name, channel=channel, user=user)
+
+
+class RequestAlreadyDecided(Exception):
+    """The request left pending before this decision: someone or something else decided."""
+
+    def __init__(self, access_request: AccessRequest) -> None:
+        self.access_request = access_request
+        super().__init__(describe_decision(access_request))
+
+
+def describe_decision(access_request: AccessRequest) -> str:
+    """A sentence such as "Approved by Dana Levi via web at 05 Mar 2026 14:02 UTC"."""
+    who = access_request.decided_by_name or "the system"
+    when = access_request.decided_at or access_request.updated_at
+    via = access_request.get_decided_via_display() if access_request.decided_via else "—"
+    stamp = timezone.localtime(when).strftime("%d %b %Y %H:%M %Z")
+    return f"{access_request.get_status_display()} by {who} via {via} at {stamp}"
+
+
+def dedupe_key_for(
+    *, requester_id: int, connector_id: int, tool_ids: Iterable[int], arguments: Any
+) -> str:
+    """The identity of a gateway call: the same call while pending maps to the same request."""
+    payload = json.dumps(
+        [requester_id, connector_id, sorted(set(tool_ids)), arguments],
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _deadlines(flow: ApprovalFlow | None, start: datetime) -> dict[str, datetime | None]:
+    if flow is None:
+        return {"next_reminder_at": None, "escalate_at": None, "timeout_at": None}
+    return {
+        "next_reminder_at": start + flow.reminder_after if flow.reminder_after else None,
+        "escalate_at": start + flow.escalate_after if flow.escalate_after else None,
+        "timeout_at": start + flow.timeout_after if flow.timeout_after else None,
+    }
+
+
+@transaction.atomic
+def request_create(
+    *,
+    requester: Person,
+    connector: Connector,
+    tools: Sequence[Tool],
+    policy: Policy | None,
+    flow: ApprovalFlow | None,
+    note: str = "",
+    agent: str = "",
+    arguments: Any = None,
+    dedupe_key: str = "",
+    actor: Actor | None = None,
+) -> AccessRequest:
+    """Create a pending request for the tools that need approval, with its first event."""
+    if not tools:
+        raise ValueError("a request needs at least one tool")
+    now = timezone.now()
+    access_request = AccessRequest.objects.create(
+        requester=requester,
+        requester_name=requester.name,
+        requester_identifier=requester.email,
+        connector=connector,
+        connector_name=connector.name,
+        first_tool_key=tools[0].key,
+        tool_count=len(tools),
+        note=note,
+        agent=agent,
+        arguments=arguments,
+        dedupe_key=dedupe_key,
+        policy=policy,
+        flow=flow,
+        requested_at=now,
+        **_deadlines(flow, now),
+    )
+    RequestTool.objects.bulk_create(
+        RequestTool(request=access_request, tool=tool, position=i) for i, tool in enumerate(tools)
+    )
+    actor = actor or Actor(name=requester.name, channel=Channel.API)
+    _record(access_request, RequestEvent.Kind.CREATED, actor, "Requested by the agent", now=now)
+    return access_request
+
+
+def _record(
+    access_request: AccessRequest,
+    kind: str,
+    actor: Actor,
+    message: str = "",
+    data: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> RequestEvent:
+    return RequestEvent.objects.create(
+        request=access_request,
+        kind=kind,
+        actor=actor.user,
+        actor_name=actor.name,
+        channel=actor.channel,
+        message=message[:500],
+        data=data or {},
+        created_at=now or timezone.now(),
+    )
+
+
+def _transition(
+    *,
+    access_request: AccessRequest,
+    to_status: str,
+    actor: Actor,
+    comment: str = "",
+    grant_expires_at: datetime | None = None,
+) -> datetime:
+    """Move a pending request to `to_status`, or raise RequestAlreadyDecided. Runs in a transaction."""
+    assert to_status in AccessRequest.TRANSITIONS[Status.PENDING]
+    now = timezone.now()
+    updated = AccessRequest.objects.filter(pk=access_request.pk, status=Status.PENDING).update(
+        status=to_status,
+        decided_at=now,
+        decided_by=actor.user,
+        decided_by_name=actor.name,
+        decided_via=actor.channel,
+        comment=comment,
+        grant_expires_at=grant_expires_at,
+        next_reminder_at=None,
+        escalate_at=None,
+        timeout_at=None,
+        updated_at=now,
+    )
+    if updated == 0:
+        raise RequestAlreadyDecided(AccessRequest.objects.get(pk=access_request.pk))
+    access_request.refresh_from_db()
+    return now
+
+
+@transaction.atomic
+def request_approve(
+    *,
+    access_request: AccessRequest,
+    actor: Actor,
+    tool_ids: Iterable[int] | None = None,
+    duration: timedelta | None = None,
+    comment: str = "",
+) -> AccessRequest:
+    """Approve a pending request, for all its tools or some of them (the others are denied).
+
+    - No duration: a one-time approval for this call, which the gateway consumes once.
+    - A duration: a time-bound grant whose clock starts now.
+    - Approving none of the tools is a denial.
+    """
+    all_ids = set(access_request.tools.values_list("tool_id", flat=True))
+    approved = all_ids if tool_ids is None else set(tool_ids) & all_ids
+    if tool_ids is not None and set(tool_ids) - all_ids:
+        raise ValueError("some tools are not part of this request")
+    if not approved:
+        return request_deny(access_request=access_request, actor=actor, comment=comment)
+    now_guess = timezone.now()
+    grant_expires_at = now_guess + duration if duration else None
+    now = _transition(
+        access_request=access_request,
+        to_status=Status.APPROVED,
+        actor=actor,
+        comment=comment,
+        grant_expires_at=grant_expires_at,
+    )
+    tools = access_request.tools
+    tools.filter(tool_id__in=approved).update(status=RequestTool.Status.APPROVED)
+    tools.exclude(tool_id__in=approved).update(status=RequestTool.Status.DENIED)
+    partial = approved != all_ids
+    message = "Approved some tools, denied the others" if partial else "Approved"
+    message += f" for {duration_label(duration)}" if duration else " once"
+    _record(
+        access_request,
+        RequestEvent.Kind.APPROVED,
+        actor,
+        message,
+        data={"approved_tool_ids": sorted(approved), "comment": comment},
+        now=now,
+    )
+    return access_request
+
+
+@transaction.atomic
+def request_deny(
+    *, access_request: AccessRequest, actor: Actor, comment: str = ""
+) -> AccessRequest:
+    """Deny a pending request and every tool in it."""
+    now = _transition(
+        access_request=access_request, to_status=Status.DENIED, actor=actor, comment=comment
+    )
+    access_request.tools.update(status=RequestTool.Status.DENIED)
+    _record(access_request, RequestEvent.Kind.DENIED, actor, "Denied", {"comment": comment}, now)
+    return access_request
+
+
+@transaction.atomic
+def request_time_out(*, access_request: AccessRequest) -> AccessRequest:
+    """Apply the flow's timeout outcome to a pending request: auto-approve, deny or expire."""
+    flow = access_request.flow
+    outcome = flow.timeout_action if flow else ApprovalFlow.TimeoutAction.EXPIRE
+    actor = Actor(name="Timeout", channel=Channel.TIMEOUT)
+    to_status, kind, tool_status = {
+        ApprovalFlow.TimeoutAction.AUTO_APPROVE: (
+            Status.AUTO_APPROVED,
+            RequestEvent.Kind.AUTO_APPROVED,
+            RequestTool.Status.APPROVED,
+        ),
+        ApprovalFlow.TimeoutAction.DENY: (
+            Status.DENIED,
+            RequestEvent.Kind.DENIED,
+            RequestTool.Status.DENIED,
+        ),
+        ApprovalFlow.TimeoutAction.EXPIRE: (
+            Status.EXPIRED,
+            RequestEvent.Kind.EXPIRED,
+            RequestTool.Status.DENIED,
+        ),
+    }[outcome]
+    now = _transition(access_request=access_request, to_status=to_status, actor=actor)
+    access_request.tools.update(status=tool_status)
+    _record(access_request, kind, actor, "Nobody decided before the timeout", now=now)
+    return access_request
+
+
+@transaction.atomic
+def request_cancel(*, access_request: AccessRequest, actor: Actor) -> AccessRequest:
+    """Cancel a pending request (the gateway no longer needs it)."""
+    now = _transition(access_request=access_request, to_status=Status.CANCELLED, actor=actor)
+    access_request.tools.update(status=RequestTool.Status.DENIED)
+    _record(access_request, RequestEvent.Kind.CANCELLED, actor, "Cancelled", now=now)
+    return access_request
+
+
+class RequestNotConsumable(Exception):
+    """The request is not an unconsumed one-time approval."""
+
+
+@transaction.atomic
+def request_consume(*, access_request: AccessRequest, actor: Actor) -> AccessRequest:
+    """Mark a one-time approval as used by the gateway; only the first call succeeds."""
+    now = timezone.now()
+    updated = AccessRequest.objects.filter(
+        pk=access_request.pk,
+        status__in=AccessRequest.APPROVED_STATUSES,
+        consumed_at__isnull=True,
+    ).update(consumed_at=now, updated_at=now)
+    if updated == 0:
+        raise RequestNotConsumable(f"request {access_request.public_id} cannot be consumed")
+    access_request.refresh_from_db()
+    _record(access_request, RequestEvent.Kind.CONSUMED, actor, "Used by the agent", now=now)
+    return access_request
+
+
+@transaction.atomic
+def request_resolve_with_policy(
+    *, access_request: AccessRequest, data: PolicyData, actor: Actor
+) -> tuple[Policy, AccessRequest]:
+    """Save a new policy and resolve the pending request by it (Allow approves, Deny denies).
+
+    - A Step up or Request approval policy is saved and leaves the request pending.
+    - The policy is saved only if the request was still pending: both happen or neither.
+    """
+    locked = AccessRequest.objects.select_for_update().get(pk=access_request.pk)
+    if not locked.is_pending:
+        raise RequestAlreadyDecided(locked)
+    policy = policy_create(data=data, created_by=actor.user)
+    policy_actor = Actor(name=actor.name, channel=Channel.POLICY, user=actor.user)
+    comment = f"Resolved by the new policy “{policy.name}”"
+    if policy.action == Policy.Action.ALLOW:
+        request_approve(access_request=locked, actor=policy_actor, comment=comment)
+    elif policy.action == Policy.Action.DENY:
+        request_deny(access_request=locked, actor=policy_actor, comment=comment)
+    return policy, locked
+
+
+def duration_label(duration: timedelta | None) -> str:
+    if duration is None:
+        return "this call only"
+    hours = int(duration.total_seconds() // 3600)
+    return f"{hours} h" if hours else f"{int(duration.total_seconds() // 60)} min"

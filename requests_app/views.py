@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from django.views.generic import TemplateView
+
+
+class RequestListView(TemplateView):
+    template_name = "requests_app/accessrequest_list.html"
+
+
+def request_detail(request, public_id): ...
+def request_approve(request, public_id): ...
+def request_deny(request, public_id): ...
+def request_create_policy(request, public_id): ...
