@@ -1,0 +1,119 @@
+"""Fixtures shared by the whole suite: the three personas and a request they care about.
+
+- admin: a staff login; sees and decides everything.
+- approver: Dana, a person in the Security group that approves the request's flow.
+- outsider: a login linked to a person who approves nothing.
+The requester, Ana, has no login at all.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from connectors.models import Tool
+from tests.factories import (
+    ApprovalFlowFactory,
+    ApprovalLevelFactory,
+    ConnectorFactory,
+    GroupFactory,
+    PersonFactory,
+    ToolFactory,
+    UserFactory,
+    make_request,
+)
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _require_postgresql(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        if connection.vendor != "postgresql":
+            pytest.exit(
+                "The suite runs on PostgreSQL: set DATABASE_URL (make test does).", returncode=2
+            )
+
+
+@pytest.fixture
+def connector(db):
+    return ConnectorFactory(slug="google-calendar", name="Google Calendar")
+
+
+@pytest.fixture
+def tools(connector):
+    return [
+        ToolFactory(connector=connector, key="google-calendar_events_create", access=Tool.Access.WRITE),
+        ToolFactory(connector=connector, key="google-calendar_events_update", access=Tool.Access.WRITE),
+        ToolFactory(connector=connector, key="google-calendar_events_delete", access=Tool.Access.DELETE),
+    ]
+
+
+@pytest.fixture
+def security_group(db):
+    return GroupFactory(name="Security")
+
+
+@pytest.fixture
+def flow(security_group):
+    flow = ApprovalFlowFactory(name="Sales approvals", channel_sms=True)
+    level = ApprovalLevelFactory(flow=flow, position=1)
+    level.groups.add(security_group)
+    return flow
+
+
+@pytest.fixture
+def requester(db):
+    person = PersonFactory(name="Ana Lopez", email="ana@example.com")
+    person.groups.add(GroupFactory(name="Sales"))
+    return person
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="admin", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def approver_user(security_group):
+    user = UserFactory(username="dana")
+    person = PersonFactory(name="Dana Levi", email="dana@example.com", phone="+15550100", user=user)
+    person.groups.add(security_group)
+    return user
+
+
+@pytest.fixture
+def outsider_user(db):
+    user = UserFactory(username="olivia")
+    PersonFactory(name="Olivia Outsider", email="olivia@example.com", user=user)
+    return user
+
+
+@pytest.fixture
+def access_request(requester, tools, flow):
+    return make_request(
+        requester=requester,
+        tools=tools[:2],
+        flow=flow,
+        note="Need to book the quarterly review with the customer.",
+        agent="Claude",
+        arguments={"calendarId": "primary", "summary": "QBR"},
+    )
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+@pytest.fixture
+def approver_client(client, approver_user):
+    client.force_login(approver_user)
+    return client
+
+
+@pytest.fixture
+def outsider_client(client, outsider_user):
+    client.force_login(outsider_user)
+    return client
