@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from django.http import HttpRequest
+from django.urls import reverse
 
 from agenwork.roles import is_admin
 
-# The left sidebar of the console: (label, url name, icon, built).
+# The left sidebar of the console: (label, url name, icon).
 SIDEBAR = (
     ("Dashboard", "dashboard:home", "home"),
     ("Requests", "requests_app:list", "inbox"),
@@ -19,8 +20,11 @@ SIDEBAR = (
 
 
 def console(request: HttpRequest) -> dict[str, object]:
+    """The sidebar, with the current page marked, and the login's role."""
     user = getattr(request, "user", None)
-    return {
-        "sidebar": SIDEBAR,
-        "is_admin": bool(user and is_admin(user)),
-    }
+    items = []
+    for label, url_name, icon in SIDEBAR:
+        url = reverse(url_name)
+        active = request.path == url or (url != "/" and request.path.startswith(url))
+        items.append({"label": label, "url": url, "icon": icon, "active": active})
+    return {"sidebar": items, "is_admin": bool(user and is_admin(user))}

@@ -51,7 +51,9 @@ class ApprovalFlow(models.Model):
 
     @property
     def channels(self) -> list[str]:
-        return [name for name, on in (("Email", self.channel_email), ("SMS", self.channel_sms)) if on]
+        return [
+            name for name, on in (("Email", self.channel_email), ("SMS", self.channel_sms)) if on
+        ]
 
 
 class ApprovalLevel(models.Model):

@@ -44,6 +44,12 @@ class PolicyForm(forms.Form):
 
     def __init__(self, *args, connector: Connector | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            widget = field.widget
+            if isinstance(widget, forms.Select | forms.SelectMultiple):
+                widget.attrs.setdefault("class", "form-select form-select-sm")
+            elif isinstance(widget, forms.TextInput | forms.Textarea):
+                widget.attrs.setdefault("class", "form-control form-control-sm")
         if connector is not None:
             self.fields["connector"].queryset = Connector.objects.filter(pk=connector.pk)
             self.fields["tools"].queryset = Tool.objects.filter(connector=connector)

@@ -160,7 +160,7 @@ def _transition(
     comment: str = "",
     grant_expires_at: datetime | None = None,
 ) -> datetime:
-    """Move a pending request to `to_status`, or raise RequestAlreadyDecided. Runs in a transaction."""
+    """Move a pending request to `to_status` or raise RequestAlreadyDecided (in a transaction)."""
     assert to_status in AccessRequest.TRANSITIONS[Status.PENDING]
     now = timezone.now()
     updated = AccessRequest.objects.filter(pk=access_request.pk, status=Status.PENDING).update(
@@ -198,8 +198,9 @@ def request_approve(
     - Approving none of the tools is a denial.
     """
     all_ids = set(access_request.tools.values_list("tool_id", flat=True))
-    approved = all_ids if tool_ids is None else set(tool_ids) & all_ids
-    if tool_ids is not None and set(tool_ids) - all_ids:
+    # Read tool_ids once: an iterator would be empty on a second pass and skip the check.
+    approved = all_ids if tool_ids is None else set(tool_ids)
+    if approved - all_ids:
         raise ValueError("some tools are not part of this request")
     if not approved:
         return request_deny(access_request=access_request, actor=actor, comment=comment)

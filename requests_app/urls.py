@@ -8,7 +8,7 @@ app_name = "requests_app"
 urlpatterns = [
     path("", views.RequestListView.as_view(), name="list"),
     path("<uuid:public_id>/", views.request_detail, name="detail"),
-    path("<uuid:public_id>/approve/", views.request_approve, name="approve"),
-    path("<uuid:public_id>/deny/", views.request_deny, name="deny"),
+    path("<uuid:public_id>/approve/", views.request_approve_view, name="approve"),
+    path("<uuid:public_id>/deny/", views.request_deny_view, name="deny"),
     path("<uuid:public_id>/create-policy/", views.request_create_policy, name="create_policy"),
 ]

@@ -1,13 +1,270 @@
+"""The Requests page, the Review request panel and its actions."""
+
 from __future__ import annotations
 
-from django.views.generic import TemplateView
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import EmptyPage, InvalidPage
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.response import TemplateResponse
+from django.views.decorators.http import require_http_methods, require_POST
+from django_filters.views import FilterView
+from django_htmx.http import trigger_client_event
+from django_tables2 import SingleTableMixin
+
+from agenwork.pagination import DeferredJoinPaginator, capped_count
+from agenwork.roles import is_admin
+from policies.forms import PolicyForm
+from policies.models import Policy
+from requests_app.filtersets import AccessRequestFilterSet
+from requests_app.forms import DecisionForm
+from requests_app.models import AccessRequest
+from requests_app.selectors import (
+    approver_flow_ids,
+    request_for_panel,
+    request_list,
+    user_may_decide,
+)
+from requests_app.services import (
+    Actor,
+    RequestAlreadyDecided,
+    describe_decision,
+    request_approve,
+    request_deny,
+    request_resolve_with_policy,
+)
+from requests_app.tables import SORT_ALIASES, AccessRequestTable
+
+DEFAULT_SORT = "-requested"
+REQUESTS_CHANGED = "requests-changed"
+NO_ACCESS = "Your login cannot see any request yet: ask an admin to make you an approver."
 
 
-class RequestListView(TemplateView):
+class RequestListView(LoginRequiredMixin, SingleTableMixin, FilterView):
+    """Pending requests by default; sort, filter and page state live in the URL."""
+
+    table_class = AccessRequestTable
+    filterset_class = AccessRequestFilterSet
     template_name = "requests_app/accessrequest_list.html"
 
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.flow_ids = approver_flow_ids(request.user)
+        if self.flow_ids == []:
+            raise PermissionDenied(NO_ACCESS)
+        self.notices: list[str] = []
+        return super().get(request, *args, **kwargs)
 
-def request_detail(request, public_id): ...
-def request_approve(request, public_id): ...
-def request_deny(request, public_id): ...
-def request_create_policy(request, public_id): ...
+    def get_queryset(self):
+        return request_list(self.request.user, self.flow_ids)
+
+    def get_table(self, **kwargs: Any) -> AccessRequestTable:
+        # Not `request=`: that would paginate once more with a counting paginator.
+        table = self.table_class(data=self.get_table_data(), **kwargs)
+        table.request = self.request
+        table.order_by = self._sort()
+        page_number = self._int_param("page", default=1, valid=lambda n: n >= 1)
+        try:
+            table.paginate(
+                paginator_class=DeferredJoinPaginator,
+                per_page=self._int_param(
+                    "per_page",
+                    default=settings.REQUESTS_PAGE_SIZES[0],
+                    valid=lambda n: n in settings.REQUESTS_PAGE_SIZES,
+                ),
+                page=page_number,
+            )
+        except EmptyPage:
+            self.notices.append(f"Page {page_number} is past the end of this list.")
+            table.paginate(paginator_class=DeferredJoinPaginator, per_page=table.paginator.per_page)
+        except InvalidPage:
+            table.paginate(paginator_class=DeferredJoinPaginator, per_page=table.paginator.per_page)
+        return table
+
+    def _sort(self) -> str:
+        sort = self.request.GET.get("sort", "") or DEFAULT_SORT
+        if sort.lstrip("-") not in SORT_ALIASES:
+            self.notices.append(f"Unknown sort “{sort[:40]}”: showing the newest requests first.")
+            return DEFAULT_SORT
+        return sort
+
+    def _int_param(self, name: str, *, default: int, valid) -> int:
+        raw = self.request.GET.get(name, "")
+        if raw == "":
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            value = None
+        if value is None or not valid(value):
+            self.notices.append(f"Ignored {name.replace('_', ' ')} “{raw[:20]}”.")
+            return default
+        return value
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        filterset = context["filter"]
+        for field, errors in filterset.form.errors.items():
+            raw = self.request.GET.get(field, "")
+            self.notices.append(f"Unknown {field} “{raw[:40]}”: {' '.join(errors)}")
+        total, more = capped_count(filterset.qs) if filterset.is_valid() else (0, False)
+        context.update(
+            notices=self.notices,
+            total=total,
+            more_than_total=more,
+            page_sizes=settings.REQUESTS_PAGE_SIZES,
+            status_label=dict(filterset.filters["status"].extra["choices"]).get(
+                filterset.form.cleaned_data.get("status", "") if filterset.is_valid() else "", ""
+            ),
+        )
+        return context
+
+    def get_template_names(self) -> list[str]:
+        htmx = self.request.htmx
+        if htmx and not htmx.history_restore_request and htmx.target == "requests-table":
+            return [f"{self.template_name}#table"]
+        return [self.template_name]
+
+
+def _panel_request(request: HttpRequest, public_id: UUID) -> AccessRequest:
+    if approver_flow_ids(request.user) == []:
+        raise PermissionDenied(NO_ACCESS)
+    access_request = request_for_panel(request.user, public_id)
+    if access_request is None:
+        raise Http404("No such request, or it is not yours to see.")
+    return access_request
+
+
+def _render_panel(
+    request: HttpRequest,
+    access_request: AccessRequest,
+    *,
+    form: DecisionForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    may_decide, why_not = user_may_decide(request.user, access_request)
+    context = {
+        "req": access_request,
+        "form": form or DecisionForm(access_request=access_request),
+        "may_decide": may_decide and access_request.is_pending,
+        "why_not": why_not,
+        "may_create_policy": may_decide and is_admin(request.user) and access_request.is_pending,
+        "decision_text": "" if access_request.is_pending else describe_decision(access_request),
+    }
+    htmx = request.htmx
+    partial = htmx and not htmx.history_restore_request and not htmx.boosted
+    template = "requests_app/accessrequest_detail.html" + ("#panel" if partial else "")
+    return TemplateResponse(request, template, context, status=status)
+
+
+@login_required
+def request_detail(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """The Review request panel (a partial for htmx; a full page when opened directly)."""
+    return _render_panel(request, _panel_request(request, public_id))
+
+
+def _after_decision(request: HttpRequest, access_request: AccessRequest) -> HttpResponse:
+    if request.htmx:
+        return trigger_client_event(_render_panel(request, access_request), REQUESTS_CHANGED)
+    return redirect("requests_app:detail", public_id=access_request.public_id)
+
+
+def _decide(request: HttpRequest, public_id: UUID, *, approve: bool) -> HttpResponse:
+    access_request = _panel_request(request, public_id)
+    may_decide, why_not = user_may_decide(request.user, access_request)
+    if not may_decide:
+        raise PermissionDenied(why_not)
+    form = DecisionForm(request.POST, access_request=access_request)
+    if not form.is_valid() or (approve and not form.require_tools()):
+        return _render_panel(request, access_request, form=form, status=400)
+    actor = Actor.for_user(request.user)
+    try:
+        if approve:
+            request_approve(
+                access_request=access_request,
+                actor=actor,
+                tool_ids=form.cleaned_data["tools"],
+                duration=form.grant_duration,
+                comment=form.cleaned_data["comment"],
+            )
+        else:
+            request_deny(
+                access_request=access_request, actor=actor, comment=form.cleaned_data["comment"]
+            )
+    except RequestAlreadyDecided as exc:
+        messages.warning(request, f"Someone else decided first: {exc}.")
+        return _after_decision(request, _panel_request(request, public_id))
+    verb = "Approved" if approve else "Denied"
+    messages.success(request, f"{verb} the request of {access_request.requester_name}.")
+    return _after_decision(request, _panel_request(request, public_id))
+
+
+@login_required
+@require_POST
+def request_approve_view(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """Approve all or some tools, once or for a while."""
+    return _decide(request, public_id, approve=True)
+
+
+@login_required
+@require_POST
+def request_deny_view(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """Deny the request."""
+    return _decide(request, public_id, approve=False)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def request_create_policy(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """A policy form pre-filled from the request; saving it resolves the request by the policy."""
+    access_request = _panel_request(request, public_id)
+    may_decide, why_not = user_may_decide(request.user, access_request)
+    if not (may_decide and is_admin(request.user)):
+        raise PermissionDenied(why_not or "Only admins create policies.")
+    if request.method == "POST":
+        form = PolicyForm(request.POST, connector=access_request.connector)
+        if form.is_valid():
+            return _save_policy(request, access_request, form)
+    else:
+        form = PolicyForm(
+            initial=_policy_initial(access_request), connector=access_request.connector
+        )
+    htmx = request.htmx
+    partial = htmx and not htmx.history_restore_request
+    template = "requests_app/request_create_policy.html" + ("#form" if partial else "")
+    status = 400 if form.is_bound else 200
+    return render(request, template, {"req": access_request, "form": form}, status=status)
+
+
+def _policy_initial(access_request: AccessRequest) -> dict[str, Any]:
+    return {
+        "name": f"{access_request.requester_name} · {access_request.connector.name}",
+        "connector": access_request.connector,
+        "tools": [rt.tool for rt in access_request.tools.all()],
+        "users": [access_request.requester],
+        "action": Policy.Action.ALLOW,
+        "enabled": True,
+    }
+
+
+def _save_policy(request: HttpRequest, access_request: AccessRequest, form: PolicyForm):
+    try:
+        policy, resolved = request_resolve_with_policy(
+            access_request=access_request, data=form.to_data(), actor=Actor.for_user(request.user)
+        )
+    except RequestAlreadyDecided as exc:
+        messages.warning(request, f"No policy saved: {exc}.")
+    else:
+        outcome = (
+            "still pending: the policy does not allow or deny"
+            if resolved.is_pending
+            else resolved.get_status_display().lower()
+        )
+        messages.success(request, f"Saved the policy “{policy.name}”; the request is {outcome}.")
+    return _after_decision(request, _panel_request(request, access_request.public_id))

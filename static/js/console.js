@@ -1,0 +1,39 @@
+// A few lines of glue for the console: close the side panel, mark the open row, report errors.
+(function () {
+  function closePanel(event) {
+    var panel = document.getElementById("panel");
+    if (!panel || !panel.contains(event.target.closest("[data-close-panel]"))) return;
+    event.preventDefault();
+    panel.innerHTML = "";
+    markRow(null);
+    var list = document.getElementById("requests-table");
+    if (list) history.pushState({}, "", list.getAttribute("hx-get"));
+  }
+  function markRow(id) {
+    document.querySelectorAll("tr[data-request]").forEach(function (tr) {
+      tr.classList.toggle("selected", tr.dataset.request === id);
+    });
+  }
+  document.addEventListener("click", function (event) {
+    if (event.target.closest("[data-close-panel]")) closePanel(event);
+  });
+  document.addEventListener("keydown", function (event) {
+    var close = document.querySelector("#panel [data-close-panel]");
+    if (event.key === "Escape" && close) close.click();
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    var open = document.querySelector("#panel [data-request]");
+    markRow(open ? open.dataset.request : null);
+  });
+  document.addEventListener("htmx:responseError", function (event) {
+    var toast = document.getElementById("toast");
+    var xhr = event.detail.xhr;
+    toast.innerHTML = "";
+    var box = document.createElement("div");
+    box.textContent = xhr.status === 403 ? "You may not do that." :
+      xhr.status === 404 ? "That request no longer exists or is not yours to see." :
+      "Something went wrong (" + xhr.status + "). Try again.";
+    toast.appendChild(box);
+    setTimeout(function () { toast.innerHTML = ""; }, 5000);
+  });
+})();
