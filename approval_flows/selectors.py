@@ -14,6 +14,7 @@ def flow_ids_for_approver(person: Person) -> list[int]:
         ApprovalLevel.objects.filter(
             Q(people=person) | Q(groups__members=person) | Q(backup_people=person)
         )
+        .order_by()
         .values_list("flow_id", flat=True)
         .distinct()
     )

@@ -158,7 +158,7 @@ def _transition(
     to_status: str,
     actor: Actor,
     comment: str = "",
-    grant_expires_at: datetime | None = None,
+    grant_for: timedelta | None = None,
 ) -> datetime:
     """Move a pending request to `to_status` or raise RequestAlreadyDecided (in a transaction)."""
     assert to_status in AccessRequest.TRANSITIONS[Status.PENDING]
@@ -170,7 +170,7 @@ def _transition(
         decided_by_name=actor.name,
         decided_via=actor.channel,
         comment=comment,
-        grant_expires_at=grant_expires_at,
+        grant_expires_at=now + grant_for if grant_for else None,
         next_reminder_at=None,
         escalate_at=None,
         timeout_at=None,
@@ -204,14 +204,12 @@ def request_approve(
         raise ValueError("some tools are not part of this request")
     if not approved:
         return request_deny(access_request=access_request, actor=actor, comment=comment)
-    now_guess = timezone.now()
-    grant_expires_at = now_guess + duration if duration else None
     now = _transition(
         access_request=access_request,
         to_status=Status.APPROVED,
         actor=actor,
         comment=comment,
-        grant_expires_at=grant_expires_at,
+        grant_for=duration,
     )
     tools = access_request.tools
     tools.filter(tool_id__in=approved).update(status=RequestTool.Status.APPROVED)
