@@ -65,6 +65,9 @@ if not SECRET_KEY:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
     SECRET_KEY = "agenwork-development-only-key-never-use-in-production-0123456789"  # noqa: S105
 
+# Encrypts secrets the app reads back (webhook and client secrets); SECRET_KEY if unset.
+ENCRYPTION_KEY = env_str("ENCRYPTION_KEY") or SECRET_KEY
+
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 _site = urlsplit(SITE_URL)
 if _site.scheme not in {"http", "https"} or not _site.hostname:
@@ -90,10 +93,12 @@ INSTALLED_APPS = [
     "agenwork",
     "directory",
     "connectors",
+    "gateways",
     "approval_flows",
     "policies",
     "requests_app",
     "dashboard",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -219,6 +224,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),
         "processed_folder": str(VAR_DIR / "broker-processed"),
+        "control_folder": str(VAR_DIR / "broker-control"),
         "store_processed": False,
     }
 else:
@@ -229,6 +235,16 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 90
 CELERY_TASK_IGNORE_RESULT = True
+# Beat's only schedule: the sweep that claims what is due in PostgreSQL. Nothing far ahead ever
+# waits in the broker (with Redis, such tasks are redelivered after the visibility timeout).
+CELERY_BEAT_SCHEDULE = {
+    "sweep": {
+        "task": "requests_app.tasks.sweep",
+        "schedule": env_int("SWEEP_INTERVAL_SECONDS", 10),
+    },
+}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 

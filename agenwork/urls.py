@@ -13,6 +13,7 @@ urlpatterns = [
     path("approval-flows/", include("approval_flows.urls")),
     path("connectors/", include("connectors.urls")),
     path("users/", include("directory.urls")),
+    path("api/v1/", include("api.urls")),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -12,7 +14,8 @@ from django.db import transaction
 from approval_flows.models import ApprovalFlow
 from connectors.models import Connector, Tool
 from directory.models import Group, Person
-from policies.models import Policy
+from policies.evaluation import Call, Decision
+from policies.models import DecisionLog, Policy
 
 
 @dataclass
@@ -68,3 +71,39 @@ def policy_create(*, data: PolicyData, created_by: Any = None) -> Policy:
     policy.users.set([] if data.all_users else data.users)
     policy.groups.set(data.groups)
     return policy
+
+
+def decision_log_write(
+    *,
+    decision: Decision,
+    call: Call,
+    agent: str,
+    api_key_name: str,
+    request_public_id: UUID | None,
+    at: datetime,
+) -> DecisionLog:
+    """Record one API decision for the Activity page and the simulator's replay. One INSERT."""
+    policy_ids = sorted({pid for t in decision.tools for pid in t.matched_policy_ids})
+    return DecisionLog.objects.create(
+        created_at=at,
+        api_key_name=api_key_name,
+        user_ref=call.user[:254],
+        person_id=decision.person_id,
+        agent=agent[:200],
+        connector_id=decision.connector_id,
+        connector_slug=call.connector[:100],
+        tools=list(call.tools),
+        tool_decisions=[
+            {
+                "tool": t.tool,
+                "decision": t.decision,
+                "policy_id": t.policy_id,
+                "reason_code": t.reason_code,
+            }
+            for t in decision.tools
+        ],
+        decision=decision.decision,
+        reason_code=decision.reason_code,
+        policy_ids=policy_ids,
+        request_public_id=request_public_id,
+    )

@@ -12,6 +12,7 @@ from django.utils import timezone
 from approval_flows.models import ApprovalFlow
 from connectors.models import Connector, Tool
 from directory.models import Person
+from gateways.models import ApiKey
 from policies.models import Policy
 
 
@@ -76,6 +77,14 @@ class AccessRequest(models.Model):
     )
     flow = models.ForeignKey(
         ApprovalFlow, null=True, blank=True, on_delete=models.PROTECT, related_name="requests"
+    )
+    api_key = models.ForeignKey(
+        ApiKey,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="requests",
+        help_text="The gateway that asked; its webhook is told of the resolution.",
     )
     requested_at = models.DateTimeField(default=timezone.now)
     decided_at = models.DateTimeField(null=True, blank=True)
@@ -193,3 +202,51 @@ class RequestEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} by {self.actor_name or 'system'} via {self.channel}"
+
+
+class WebhookDelivery(models.Model):
+    """The outbox of a resolution for a gateway's webhook: written with the decision, sent later.
+
+    - The payload is frozen at resolution time; the task signs it when it sends.
+    - `next_attempt_at` is the deadline the sweep claims: retries never sit in the broker.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="deliveries")
+    request = models.ForeignKey(AccessRequest, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=32, default="request.resolved")
+    url = models.URLField(max_length=500)
+    payload = models.JSONField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "webhook deliveries"
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="delivery_due",
+                condition=Q(status__in=["pending", "sending"]),
+            ),
+            models.Index(fields=["api_key", "-created_at"], name="delivery_key_time"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request", "api_key", "event"], name="delivery_once_per_event"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.url} ({self.status})"

@@ -20,9 +20,11 @@ from django.utils import timezone
 from approval_flows.models import ApprovalFlow
 from connectors.models import Connector, Tool
 from directory.models import Person
+from gateways.models import ApiKey
 from policies.models import Policy
 from policies.services import PolicyData, policy_create
 from requests_app.models import AccessRequest, Channel, RequestEvent, RequestTool
+from requests_app.webhooks import webhook_queue
 
 Status = AccessRequest.Status
 
@@ -101,6 +103,7 @@ def request_create(
     agent: str = "",
     arguments: Any = None,
     dedupe_key: str = "",
+    api_key: ApiKey | None = None,
     actor: Actor | None = None,
 ) -> AccessRequest:
     """Create a pending request for the tools that need approval, with its first event."""
@@ -119,6 +122,7 @@ def request_create(
         agent=agent,
         arguments=arguments,
         dedupe_key=dedupe_key,
+        api_key=api_key,
         policy=policy,
         flow=flow,
         requested_at=now,
@@ -225,6 +229,7 @@ def request_approve(
         data={"approved_tool_ids": sorted(approved), "comment": comment},
         now=now,
     )
+    webhook_queue(access_request)
     return access_request
 
 
@@ -238,6 +243,7 @@ def request_deny(
     )
     access_request.tools.update(status=RequestTool.Status.DENIED)
     _record(access_request, RequestEvent.Kind.DENIED, actor, "Denied", {"comment": comment}, now)
+    webhook_queue(access_request)
     return access_request
 
 
@@ -267,6 +273,7 @@ def request_time_out(*, access_request: AccessRequest) -> AccessRequest:
     now = _transition(access_request=access_request, to_status=to_status, actor=actor)
     access_request.tools.update(status=tool_status)
     _record(access_request, kind, actor, "Nobody decided before the timeout", now=now)
+    webhook_queue(access_request)
     return access_request
 
 
@@ -276,6 +283,7 @@ def request_cancel(*, access_request: AccessRequest, actor: Actor) -> AccessRequ
     now = _transition(access_request=access_request, to_status=Status.CANCELLED, actor=actor)
     access_request.tools.update(status=RequestTool.Status.DENIED)
     _record(access_request, RequestEvent.Kind.CANCELLED, actor, "Cancelled", now=now)
+    webhook_queue(access_request)
     return access_request
 
 

@@ -77,3 +77,9 @@ def pretty_json(value: object) -> str:
     import json
 
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+
+
+@register.filter
+def get_item(mapping: object, key: str) -> object:
+    """mapping[key] in a template, for keys that are not identifiers."""
+    return mapping.get(key, "") if isinstance(mapping, dict) else ""

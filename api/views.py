@@ -1,0 +1,203 @@
+"""The gateway API (/api/v1/): JSON in and out, a bearer API key, errors in one shape."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
+
+from api.errors import ApiError, error_response
+from api.openapi import openapi_document
+from api.validation import parse_decision_body
+from gateways.models import ApiKey
+from gateways.services import api_key_authenticate
+from policies.evaluation import Call, UnknownConnector, UnknownTool
+from requests_app.decisions import decide_call
+from requests_app.models import AccessRequest
+from requests_app.serializers import request_payload, request_urls
+from requests_app.services import (
+    Actor,
+    RequestAlreadyDecided,
+    RequestNotConsumable,
+    request_cancel,
+    request_consume,
+)
+
+logger = logging.getLogger(__name__)
+MAX_BODY_BYTES = 64 * 1024
+
+Handler = Callable[..., JsonResponse]
+
+
+def api_endpoint(method: str) -> Callable[[Handler], Callable[..., HttpResponse]]:
+    """Method check, bearer authentication and error shaping around an API view."""
+
+    def wrap(view: Handler) -> Callable[..., HttpResponse]:
+        @csrf_exempt
+        @functools.wraps(view)
+        def endpoint(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            try:
+                if request.method != method:
+                    response = error_response(
+                        ApiError(405, "method_not_allowed", f"Use {method} on this URL.")
+                    )
+                    response["Allow"] = method
+                    return response
+                api_key = _authenticate(request)
+                return view(request, api_key, *args, **kwargs)
+            except ApiError as error:
+                return error_response(error)
+            except Exception:
+                logger.exception("API error on %s %s", request.method, request.path)
+                return error_response(ApiError(500, "internal_error", "Something went wrong."))
+
+        return endpoint
+
+    return wrap
+
+
+def _authenticate(request: HttpRequest) -> ApiKey:
+    header = request.headers.get("Authorization", "")
+    scheme, _, raw_key = header.partition(" ")
+    api_key = api_key_authenticate(raw_key.strip()) if scheme.lower() == "bearer" else None
+    if api_key is None:
+        raise ApiError(401, "unauthorized", "Send a valid API key: Authorization: Bearer <key>.")
+    return api_key
+
+
+def _json_body(request: HttpRequest) -> Any:
+    try:
+        declared = int(request.headers.get("Content-Length") or 0)
+    except ValueError as exc:
+        raise ApiError(400, "invalid_request", "Content-Length is not a number.") from exc
+    if declared > MAX_BODY_BYTES or len(request.body) > MAX_BODY_BYTES:
+        raise ApiError(413, "too_large", "The body is over 64 KB.")
+    try:
+        return json.loads(request.body, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError too
+        raise ApiError(400, "invalid_json", f"The body is not valid JSON: {exc}") from exc
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _own_request(api_key: ApiKey, public_id: str) -> AccessRequest:
+    try:
+        uuid = UUID(public_id)
+    except ValueError:
+        uuid = None
+    found = (
+        AccessRequest.objects.filter(public_id=uuid, api_key=api_key)
+        .prefetch_related("tools__tool")
+        .first()
+        if uuid
+        else None
+    )
+    if found is None:
+        raise ApiError(404, "not_found", "No request with this id was created with this key.")
+    return found
+
+
+@api_endpoint("POST")
+def decisions(request: HttpRequest, api_key: ApiKey) -> JsonResponse:
+    """Decide a tool call: allow, deny, step_up or approval_required (with its request)."""
+    data = parse_decision_body(_json_body(request))
+    call = Call(
+        user=data.user, connector=data.connector, tools=data.tools, step_up_at=data.step_up_at
+    )
+    try:
+        outcome = decide_call(
+            call=call, api_key=api_key, note=data.note, agent=data.agent, arguments=data.arguments
+        )
+    except UnknownConnector as exc:
+        raise ApiError(422, "unknown_connector", str(exc), {"connector": data.connector}) from exc
+    except UnknownTool as exc:
+        raise ApiError(422, "unknown_tool", str(exc), {"tools": list(exc.keys)}) from exc
+    decision, access_request = outcome.decision, outcome.access_request
+    return JsonResponse(
+        {
+            "decision": decision.decision,
+            "reason_code": decision.reason_code,
+            "reason": decision.reason,
+            "tools": [
+                {
+                    "tool": t.tool,
+                    "decision": t.decision,
+                    "policy_id": t.policy_id,
+                    "reason_code": t.reason_code,
+                }
+                for t in decision.tools
+            ],
+            "request": (
+                {
+                    "id": str(access_request.public_id),
+                    "status": access_request.status,
+                    **request_urls(access_request),
+                }
+                if access_request
+                else None
+            ),
+        }
+    )
+
+
+@api_endpoint("GET")
+def request_status(request: HttpRequest, api_key: ApiKey, public_id: str) -> JsonResponse:
+    """The request's status, per tool, and who decided, when and how."""
+    return JsonResponse(request_payload(_own_request(api_key, public_id)))
+
+
+@api_endpoint("POST")
+def request_consume_view(request: HttpRequest, api_key: ApiKey, public_id: str) -> JsonResponse:
+    """Use a one-time approval: 200 once, 409 afterwards or when it is not approved."""
+    access_request = _own_request(api_key, public_id)
+    try:
+        access_request = request_consume(access_request=access_request, actor=_actor(api_key))
+    except RequestNotConsumable as exc:
+        raise ApiError(
+            409,
+            "conflict",
+            f"This request is {access_request.get_status_display().lower()}"
+            + (" and was consumed already." if access_request.consumed_at else "; nothing to use."),
+            {"status": access_request.status},
+        ) from exc
+    return JsonResponse(request_payload(access_request))
+
+
+@api_endpoint("POST")
+def request_cancel_view(request: HttpRequest, api_key: ApiKey, public_id: str) -> JsonResponse:
+    """Cancel a pending request (the agent gave up); 409 when it is no longer pending."""
+    access_request = _own_request(api_key, public_id)
+    try:
+        access_request = request_cancel(access_request=access_request, actor=_actor(api_key))
+    except RequestAlreadyDecided as exc:
+        raise ApiError(
+            409, "conflict", f"Not pending any more: {exc}.", {"status": exc.access_request.status}
+        ) from exc
+    return JsonResponse(request_payload(access_request))
+
+
+def _actor(api_key: ApiKey) -> Actor:
+    return Actor(name=f"Gateway {api_key.name}", channel="api")
+
+
+def openapi(request: HttpRequest) -> JsonResponse:
+    """The OpenAPI 3.1 description of this API."""
+    return JsonResponse(openapi_document(), json_dumps_params={"indent": 2})
+
+
+def docs(request: HttpRequest) -> HttpResponse:
+    """The API reference for gateway authors, rendered from the OpenAPI document."""
+    return render(request, "api/docs.html", {"spec": openapi_document()})
+
+
+def not_found(request: HttpRequest, path: str = "") -> JsonResponse:
+    return error_response(ApiError(404, "not_found", "There is no API endpoint at this URL."))

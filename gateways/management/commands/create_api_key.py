@@ -1,0 +1,30 @@
+"""manage.py create_api_key NAME: a gateway's API key, printed once on the last line."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from gateways.services import api_key_create
+
+
+class Command(BaseCommand):
+    help = (
+        "Create an API key for a gateway. The key is printed once, on the last line; only a hash "
+        "is stored. With --webhook-url, a webhook signing secret is printed once too."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("name", help="a unique name, e.g. the gateway's host")
+        parser.add_argument("--webhook-url", default="", help="where resolutions are POSTed")
+
+    def handle(self, *args, name: str, webhook_url: str, **options) -> None:
+        try:
+            issued = api_key_create(name=name, webhook_url=webhook_url)
+        except ValidationError as exc:
+            raise CommandError(" ".join(m for ms in exc.message_dict.values() for m in ms)) from exc
+        self.stderr.write(f"Created API key “{issued.api_key.name}” ({issued.api_key.prefix}…).")
+        if issued.webhook_secret:
+            self.stderr.write(f"Webhook signing secret (shown once): {issued.webhook_secret}")
+        self.stderr.write("The key is shown once, on the next line. Store it now.")
+        self.stdout.write(issued.raw_key)

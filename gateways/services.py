@@ -1,0 +1,107 @@
+"""Every write to API keys, and how a presented key is checked."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import transaction
+from django.utils import timezone
+
+from agenwork.crypto import encrypt, hash_token, random_token, same_hash
+from gateways.models import ApiKey
+
+KEY_SCHEME = "awk"
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+_PREFIX_ALPHABET = "abcdefghijkmnopqrstuvwxyz23456789"
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A key as created: the raw key and webhook secret exist only here, shown once."""
+
+    api_key: ApiKey
+    raw_key: str
+    webhook_secret: str | None
+
+
+def _new_prefix() -> str:
+    return "".join(secrets.choice(_PREFIX_ALPHABET) for _ in range(10))
+
+
+def _validate(name: str, webhook_url: str) -> None:
+    errors = {}
+    if not name.strip() or len(name) > 100:
+        errors["name"] = "Give the key a name of 1 to 100 characters."
+    elif ApiKey.objects.filter(name=name.strip()).exists():
+        errors["name"] = f"A key named “{name.strip()}” exists already."
+    if webhook_url:
+        try:
+            URLValidator(schemes=["http", "https"])(webhook_url)
+        except ValidationError:
+            errors["webhook_url"] = "Enter an http(s) URL for the webhook, or leave it empty."
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def api_key_create(*, name: str, webhook_url: str = "") -> IssuedKey:
+    """Create a key; the raw key (and webhook secret, if any) are returned once, never stored."""
+    _validate(name, webhook_url)
+    prefix = _new_prefix()
+    raw_key = f"{KEY_SCHEME}_{prefix}_{random_token(32)}"
+    secret = f"whsec_{random_token(32)}" if webhook_url else None
+    api_key = ApiKey.objects.create(
+        name=name.strip(),
+        prefix=prefix,
+        key_hash=hash_token(raw_key),
+        webhook_url=webhook_url,
+        webhook_secret_encrypted=encrypt(secret) if secret else "",
+    )
+    return IssuedKey(api_key=api_key, raw_key=raw_key, webhook_secret=secret)
+
+
+def api_key_set_webhook(*, api_key: ApiKey, webhook_url: str) -> str | None:
+    """Set or clear the webhook URL; a new signing secret is returned once when one is set."""
+    if webhook_url:
+        try:
+            URLValidator(schemes=["http", "https"])(webhook_url)
+        except ValidationError as exc:
+            raise ValidationError({"webhook_url": "Enter an http(s) URL."}) from exc
+    secret = f"whsec_{random_token(32)}" if webhook_url else None
+    api_key.webhook_url = webhook_url
+    api_key.webhook_secret_encrypted = encrypt(secret) if secret else ""
+    api_key.save(update_fields=["webhook_url", "webhook_secret_encrypted"])
+    return secret
+
+
+def api_key_revoke(*, api_key: ApiKey) -> bool:
+    """Revoke a key at once; False if it was revoked already."""
+    now = timezone.now()
+    return bool(
+        ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=now)
+    )
+
+
+def api_key_authenticate(raw_key: str) -> ApiKey | None:
+    """The active key matching a presented bearer key, or None. One query."""
+    parts = raw_key.split("_")
+    if len(parts) != 3 or parts[0] != KEY_SCHEME or len(parts[1]) != 10:
+        return None
+    api_key = ApiKey.objects.filter(prefix=parts[1], revoked_at__isnull=True).first()
+    if api_key is None or not same_hash(raw_key, api_key.key_hash):
+        return None
+    _touch(api_key)
+    return api_key
+
+
+def _touch(api_key: ApiKey) -> None:
+    """Record use, at most once a minute per key, so the hot path rarely writes."""
+    now = timezone.now()
+    if api_key.last_used_at and now - api_key.last_used_at < LAST_USED_RESOLUTION:
+        return
+    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+    api_key.last_used_at = now

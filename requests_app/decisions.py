@@ -1,0 +1,134 @@
+"""A gateway's call, decided: the engine's answer, the approval request it may need, the log line.
+
+This is where layer 3 meets the engine: policies decides over its in-memory snapshot, this module
+adds the grants it reads from requests, creates (or finds) the pending request, and logs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from approval_flows.models import ApprovalFlow
+from connectors.models import Connector, Tool
+from directory.models import Person
+from gateways.models import ApiKey
+from policies.evaluation import (
+    APPROVAL_REQUIRED,
+    STEP_UP,
+    Call,
+    Decision,
+    Grant,
+    evaluate,
+)
+from policies.models import Policy
+from policies.services import decision_log_write
+from policies.snapshot import current_snapshot
+from requests_app.models import AccessRequest, Channel, RequestTool
+from requests_app.services import Actor, dedupe_key_for, request_create
+
+NEEDS_HUMAN = frozenset({APPROVAL_REQUIRED, STEP_UP})
+
+
+@dataclass(frozen=True)
+class CallOutcome:
+    """The engine's decision and, when approval is required, the pending request."""
+
+    decision: Decision
+    access_request: AccessRequest | None
+
+
+def active_grants(*, person_id: int, connector_id: int, now) -> list[Grant]:
+    """Unexpired time-bound approvals of this person's tools on this connector. One query."""
+    rows = RequestTool.objects.filter(
+        status=RequestTool.Status.APPROVED,
+        request__requester_id=person_id,
+        request__connector_id=connector_id,
+        request__status__in=AccessRequest.APPROVED_STATUSES,
+        request__grant_expires_at__gt=now,
+    ).values_list("tool_id", "request__grant_expires_at")
+    return [Grant(person_id=person_id, tool_id=tool_id, expires_at=at) for tool_id, at in rows]
+
+
+def decide_call(
+    *,
+    call: Call,
+    api_key: ApiKey | None,
+    note: str = "",
+    agent: str = "",
+    arguments: Any = None,
+) -> CallOutcome:
+    """Decide a gateway's call, create or reuse its approval request, and log the decision.
+
+    - Grants are read only when a tool needs a human: allow and deny cost no extra query.
+    - Raises policies.evaluation.InvalidCall (unknown connector or tool) before writing anything.
+    """
+    now = timezone.now()
+    snapshot = current_snapshot()
+    decision = evaluate(snapshot, call, now=now)
+    if decision.person_id and any(t.decision in NEEDS_HUMAN for t in decision.tools):
+        grants = active_grants(
+            person_id=decision.person_id, connector_id=decision.connector_id, now=now
+        )
+        if grants:
+            decision = evaluate(snapshot, call, now=now, grants=grants)
+    with transaction.atomic():
+        return _record_outcome(decision, call, api_key, note, agent, arguments, now)
+
+
+def _record_outcome(decision, call, api_key, note, agent, arguments, now) -> CallOutcome:
+    """The request (if approval is required) and the log line: both stored, or neither."""
+    access_request = None
+    if decision.decision == APPROVAL_REQUIRED:
+        access_request = request_for_decision(
+            decision=decision, api_key=api_key, note=note, agent=agent, arguments=arguments
+        )
+    decision_log_write(
+        decision=decision,
+        call=call,
+        agent=agent,
+        api_key_name=api_key.name if api_key else "",
+        request_public_id=access_request.public_id if access_request else None,
+        at=now,
+    )
+    return CallOutcome(decision=decision, access_request=access_request)
+
+
+def request_for_decision(
+    *, decision: Decision, api_key: ApiKey | None, note: str, agent: str, arguments: Any
+) -> AccessRequest:
+    """The pending request for this call: the existing one when the same call is pending."""
+    tool_ids = decision.approval_tool_ids
+    key = dedupe_key_for(
+        requester_id=decision.person_id,
+        connector_id=decision.connector_id,
+        tool_ids=tool_ids,
+        arguments=arguments,
+    )
+    pending = AccessRequest.Status.PENDING
+    existing = AccessRequest.objects.filter(dedupe_key=key, status=pending).first()
+    if existing is not None:
+        return existing
+    tools = sorted(Tool.objects.filter(pk__in=tool_ids), key=lambda t: tool_ids.index(t.pk))
+    requester = Person.objects.get(pk=decision.person_id)
+    try:
+        with transaction.atomic():
+            return request_create(
+                requester=requester,
+                connector=Connector.objects.get(pk=decision.connector_id),
+                tools=tools,
+                policy=Policy.objects.filter(pk=decision.approval_policy_id).first(),
+                flow=ApprovalFlow.objects.filter(pk=decision.approval_flow_id).first(),
+                note=note,
+                agent=agent,
+                arguments=arguments,
+                dedupe_key=key,
+                api_key=api_key,
+                actor=Actor(name=agent or requester.name, channel=Channel.API),
+            )
+    except IntegrityError:
+        # Another identical call created it first; the unique index made us wait for its commit.
+        return AccessRequest.objects.filter(dedupe_key=key).order_by("-id").first()
