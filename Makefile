@@ -1,0 +1,103 @@
+# agenwork — one command per task. Needs only python3 (3.11+) on PATH; everything else goes in .venv.
+#
+#   make run      the console with demo data on http://127.0.0.1:8000/ (PORT=8001 make run)
+#   make test     lint + the whole suite against PostgreSQL and Redis (CI=true: no skipped test)
+#   make lint     ruff check + ruff format --check
+#   make format   ruff format + ruff check --fix
+#   make bench    the benchmarks (python -m bench; BENCH_ARGS='--requests 1000')
+#   make clean    remove var/, staticfiles/ and caches (keeps .venv)
+
+.SUFFIXES:
+.PHONY: help run test pytest lint format bench services clean
+
+help:
+	@sed -n 's/^#   //p' Makefile
+
+PYTHON ?= python3
+VENV ?= .venv
+PY = $(VENV)/bin/python
+PORT ?= 8000
+
+# The suite's services; the environment wins over these defaults.
+DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/agenwork
+REDIS_URL ?= redis://127.0.0.1:6379/0
+TEST_ENV = DATABASE_URL='$(DATABASE_URL)' REDIS_URL='$(REDIS_URL)' \
+	SECRET_KEY='test-only-secret-key-not-for-any-deployment-0123456789' DEBUG=false \
+	STATIC_ROOT="$$PWD/var/staticfiles"
+
+# make run: settings' defaults (SQLite, filesystem broker, mail files, all under var/) plus DEBUG,
+# and links in mail and SMS that point at this server.
+RUN_ENV = DEBUG=true SITE_URL='http://127.0.0.1:$(PORT)'
+DEMO_LOGIN = admin / agenwork-demo
+DEMO_APPROVER = dana / agenwork-demo
+
+# CI=true: no cache folder written into the clone, and a skipped test fails the run.
+JUNIT = var/junit.xml
+PYTEST_ARGS ?=
+PYTEST_FLAGS = --strict-markers -rs --junit-xml=$(JUNIT)
+
+# --- virtualenv: reinstalled only when pyproject.toml changes -----------------------------------
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-local: pyproject.toml $(PY)
+	$(PY) -m pip install --quiet -e '.[local]'
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(PY)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# --- run ----------------------------------------------------------------------------------------
+
+run: $(VENV)/.installed-local
+	mkdir -p var/broker var/broker-processed var/broker-control var/mail
+	$(RUN_ENV) $(PY) manage.py migrate --noinput
+	$(RUN_ENV) $(PY) manage.py seed_demo
+	@echo
+	@echo "================================================================"
+	@echo "  agenwork is starting on  http://127.0.0.1:$(PORT)/"
+	@echo "  admin login:             $(DEMO_LOGIN)"
+	@echo "  approver login:          $(DEMO_APPROVER)"
+	@echo "  mail is written to       var/mail/    (Ctrl-C stops everything)"
+	@echo "================================================================"
+	@echo
+	PATH="$$(cd $(VENV)/bin && pwd):$$PATH" $(RUN_ENV) PORT=$(PORT) \
+		$(VENV)/bin/honcho start -f Procfile.dev -e /dev/null -p $(PORT)
+
+# --- test ---------------------------------------------------------------------------------------
+
+services:
+	@DATABASE_URL='$(DATABASE_URL)' REDIS_URL='$(REDIS_URL)' scripts/services.sh
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+# Lint first (cheap), then the suite. Exit code 5 (no test collected) fails like any other.
+test: $(VENV)/.installed-dev services lint pytest
+
+# collectstatic first: with DEBUG off pages use the manifest storage, as in the Docker image, and
+# a stylesheet pointing at a missing file fails here rather than in `docker build`.
+pytest: $(VENV)/.installed-dev services
+	mkdir -p var
+	rm -f $(JUNIT)
+	$(TEST_ENV) $(PY) manage.py collectstatic --noinput --clear --verbosity 0
+	if [ "$(CI)" = true ]; then ci_flags='-p no:cacheprovider'; else ci_flags=; fi; \
+	$(TEST_ENV) $(PY) -m pytest $(PYTEST_FLAGS) $$ci_flags $(PYTEST_ARGS)
+	if [ "$(CI)" = true ]; then $(PY) scripts/check_junit.py $(JUNIT); fi
+
+# The benchmarks pick their own database, key and static folder (bench/common.py).
+BENCH_ARGS ?=
+bench: $(VENV)/.installed-dev services
+	@test -f bench/__main__.py || { echo "make bench: bench/__main__.py is not written yet" >&2; exit 1; }
+	$(PY) -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf var staticfiles .pytest_cache .ruff_cache
