@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
@@ -12,6 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from agenwork.crypto import encrypt, hash_token, random_token, same_hash
+from audit.models import AuditEntry
+from audit.services import audit_record
 from gateways.models import ApiKey
 
 KEY_SCHEME = "awk"
@@ -48,7 +51,7 @@ def _validate(name: str, webhook_url: str) -> None:
 
 
 @transaction.atomic
-def api_key_create(*, name: str, webhook_url: str = "") -> IssuedKey:
+def api_key_create(*, name: str, webhook_url: str = "", actor: Any = None) -> IssuedKey:
     """Create a key; the raw key (and webhook secret, if any) are returned once, never stored."""
     _validate(name, webhook_url)
     prefix = _new_prefix()
@@ -61,10 +64,12 @@ def api_key_create(*, name: str, webhook_url: str = "") -> IssuedKey:
         webhook_url=webhook_url,
         webhook_secret_encrypted=encrypt(secret) if secret else "",
     )
+    _audit(api_key, AuditEntry.Action.CREATED, actor, before=None)
     return IssuedKey(api_key=api_key, raw_key=raw_key, webhook_secret=secret)
 
 
-def api_key_set_webhook(*, api_key: ApiKey, webhook_url: str) -> str | None:
+@transaction.atomic
+def api_key_set_webhook(*, api_key: ApiKey, webhook_url: str, actor: Any = None) -> str | None:
     """Set or clear the webhook URL; a new signing secret is returned once when one is set."""
     if webhook_url:
         try:
@@ -72,23 +77,52 @@ def api_key_set_webhook(*, api_key: ApiKey, webhook_url: str) -> str | None:
         except ValidationError as exc:
             raise ValidationError({"webhook_url": "Enter an http(s) URL."}) from exc
     secret = f"whsec_{random_token(32)}" if webhook_url else None
+    before = _state(api_key)
     api_key.webhook_url = webhook_url
     api_key.webhook_secret_encrypted = encrypt(secret) if secret else ""
     api_key.save(update_fields=["webhook_url", "webhook_secret_encrypted"])
+    _audit(api_key, AuditEntry.Action.UPDATED, actor, before=before)
     return secret
 
 
-def api_key_revoke(*, api_key: ApiKey) -> bool:
+@transaction.atomic
+def api_key_revoke(*, api_key: ApiKey, actor: Any = None) -> bool:
     """Revoke a key at once; False if it was revoked already."""
     now = timezone.now()
-    return bool(
-        ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=now)
+    before = _state(api_key)
+    revoked = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=now)
+    if revoked:
+        api_key.revoked_at = now
+        _audit(api_key, AuditEntry.Action.REVOKED, actor, before=before)
+    return bool(revoked)
+
+
+def _state(api_key: ApiKey) -> dict[str, Any]:
+    """What the audit trail shows of a key: never the key or the secret."""
+    return {
+        "name": api_key.name,
+        "prefix": api_key.prefix,
+        "webhook_url": api_key.webhook_url,
+        "revoked": api_key.revoked_at is not None,
+    }
+
+
+def _audit(api_key: ApiKey, action: str, actor: Any, *, before: dict[str, Any] | None) -> None:
+    audit_record(
+        actor=actor or "manage.py",
+        action=action,
+        object_type="api_key",
+        object_id=api_key.pk,
+        object_repr=str(api_key),
+        before=before,
+        after=_state(api_key),
+        channel="web" if getattr(actor, "pk", None) else "cli",
     )
 
 
 def api_key_authenticate(raw_key: str) -> ApiKey | None:
     """The active key matching a presented bearer key, or None. One query."""
-    parts = raw_key.split("_")
+    parts = raw_key.split("_", 2)  # the random part may itself contain "_"
     if len(parts) != 3 or parts[0] != KEY_SCHEME or len(parts[1]) != 10:
         return None
     api_key = ApiKey.objects.filter(prefix=parts[1], revoked_at__isnull=True).first()

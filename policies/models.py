@@ -53,3 +53,67 @@ class Policy(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class PolicySnapshotVersion(models.Model):
+    """The one row whose version says when the policy snapshot must be rebuilt.
+
+    - Bumped after commit whenever policies, people, groups, memberships, connectors or tools
+      change (policies/signals.py); each process compares it with its cached snapshot.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    version = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="policy_snapshot_version_single_row"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Policy snapshot version {self.version}"
+
+
+class DecisionLog(models.Model):
+    """One decision the API made: who asked, for what, what was decided and why. Append-only."""
+
+    created_at = models.DateTimeField()
+    api_key_name = models.CharField(max_length=100, blank=True)
+    user_ref = models.CharField(max_length=254, help_text="The user as the gateway named them.")
+    person = models.ForeignKey(
+        Person,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    agent = models.CharField(max_length=200, blank=True)
+    connector = models.ForeignKey(
+        Connector,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    connector_slug = models.CharField(max_length=100)
+    tools = models.JSONField(help_text="Tool keys as asked.")
+    tool_decisions = models.JSONField(help_text="Per tool: decision, policy, reason code.")
+    decision = models.CharField(max_length=32)
+    reason_code = models.CharField(max_length=32)
+    policy_ids = models.JSONField(default=list)
+    request_public_id = models.UUIDField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="decisionlog_time"),
+            models.Index(fields=["person", "-created_at"], name="decisionlog_person_time"),
+            models.Index(fields=["connector", "-created_at"], name="decisionlog_connector_time"),
+            models.Index(fields=["decision", "-created_at"], name="decisionlog_decision_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_ref} → {self.connector_slug}: {self.decision}"

@@ -75,6 +75,9 @@ def decide_call(
         )
         if grants:
             decision = evaluate(snapshot, call, now=now, grants=grants)
+    if decision.decision != APPROVAL_REQUIRED:
+        # One INSERT is atomic on its own: no BEGIN/COMMIT round trips on the hot path.
+        return _record_outcome(decision, call, api_key, note, agent, arguments, now)
     with transaction.atomic():
         return _record_outcome(decision, call, api_key, note, agent, arguments, now)
 

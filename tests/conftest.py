@@ -35,6 +35,16 @@ def _require_postgresql(django_db_setup, django_db_blocker):
             )
 
 
+@pytest.fixture(autouse=True)
+def _fresh_policy_snapshot():
+    """Each test rolls the snapshot version back: never reuse a snapshot cached by another test."""
+    from policies.snapshot import clear_snapshot_cache
+
+    clear_snapshot_cache()
+    yield
+    clear_snapshot_cache()
+
+
 @pytest.fixture
 def connector(db):
     return ConnectorFactory(slug="google-calendar", name="Google Calendar")

@@ -1,0 +1,68 @@
+"""Shared pieces of the benchmarks: Django setup, timing, result rows."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+BENCH_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/agenwork_bench"
+
+
+def setup_django() -> None:
+    """Configure Django for an in-process benchmark against the benchmark database."""
+    os.environ.setdefault("DATABASE_URL", BENCH_DATABASE_URL)
+    os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-0123456789abcdefghijklmnop")
+    os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
+    os.environ.setdefault("STATIC_ROOT", os.path.join("var", "bench-static"))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agenwork.settings")
+    os.environ["DEBUG"] = "false"
+    import django
+
+    django.setup()
+
+
+@dataclass
+class Result:
+    """One measured figure against its target."""
+
+    area: str
+    name: str
+    value: float
+    unit: str
+    target: str
+    ok: bool
+    note: str = ""
+
+    def line(self) -> str:
+        mark = "ok" if self.ok else "MISSED"
+        figure = f"{self.value:>10.2f} {self.unit:<6}"
+        return f"{self.area:<14} {self.name:<48} {figure} {self.target:<14} {mark} {self.note}"
+
+
+def percentile(samples: list[float], pct: float) -> float:
+    """The pct-th percentile (nearest rank) of the samples."""
+    ordered = sorted(samples)
+    rank = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+def time_calls(fn: Callable[[], object], *, warmup: int, runs: int) -> list[float]:
+    """Milliseconds of each of `runs` calls of fn, after `warmup` unmeasured calls."""
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def summary(samples: list[float]) -> str:
+    return (
+        f"p50 {statistics.median(samples):.1f} ms, p95 {percentile(samples, 95):.1f} ms, "
+        f"max {max(samples):.1f} ms over {len(samples)} runs"
+    )
