@@ -1,0 +1,136 @@
+"""Run every benchmark against the benchmark database and rewrite docs/benchmarks.md.
+
+Usage: python -m bench [--requests N] [--skip-seed] [--only NAME]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+from bench import bench_decisions_api, bench_evaluation, bench_requests_page
+from bench.common import BENCH_DATABASE_URL, Result, setup_django
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+BENCHES = {
+    "evaluation": ("Policy evaluation in process", bench_evaluation),
+    "requests_page": ("Requests page and review panel", bench_requests_page),
+    "decisions_api": ("Decisions API under load", bench_decisions_api),
+}
+
+
+def create_database(url: str) -> None:
+    """Create the benchmark database if it does not exist yet."""
+    import dj_database_url
+    import psycopg2
+
+    config = dj_database_url.parse(url)
+    conn = psycopg2.connect(
+        dbname="postgres",
+        user=config["USER"],
+        password=config["PASSWORD"],
+        host=config["HOST"],
+        port=config["PORT"] or 5432,
+    )
+    conn.autocommit = True
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]])
+        if cursor.fetchone() is None:
+            cursor.execute(f'CREATE DATABASE "{config["NAME"]}"')
+    conn.close()
+
+
+def prepare(requests: int) -> None:
+    """Migrate, seed up to N requests, and VACUUM ANALYZE the benchmark database."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0, interactive=False)
+    call_command("collectstatic", verbosity=0, interactive=False)
+    call_command("seed_demo", requests=requests)
+    connection.ensure_connection()
+    old_autocommit = connection.get_autocommit()
+    connection.set_autocommit(True)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    connection.set_autocommit(old_autocommit)
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}"
+
+
+def postgres_version() -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        return cursor.fetchone()[0]
+
+
+def write_doc(results: list[Result], requests: int, seconds: float) -> None:
+    """Rewrite docs/benchmarks.md with each figure against its target, and each method."""
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`python -m bench`); do not edit by hand.",
+        "",
+        f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        f"- Machine: {machine()}, PostgreSQL {postgres_version()}",
+        f"- Data: `seed_demo --requests {requests:,}` in the benchmark database, VACUUM ANALYZE",
+        f"- Run time: {seconds:.0f} s",
+        "",
+        "| Area | Figure | Measured | Target | Met | Detail |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.area} | {r.name} | {r.value:.2f} {r.unit} | {r.target} | "
+            f"{'yes' if r.ok else '**no**'} | {r.note} |"
+        )
+    lines += ["", "## Method"]
+    for title, module in BENCHES.values():
+        lines += ["", f"### {title}", ""]
+        lines += [line.strip() for line in (module.__doc__ or "").strip().splitlines()]
+    lines.append("")
+    DOC.write_text("\n".join(lines))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=1_000_000)
+    parser.add_argument("--skip-seed", action="store_true")
+    parser.add_argument("--no-doc", action="store_true", help="print only; keep docs/benchmarks.md")
+    parser.add_argument("--only", choices=list(BENCHES), help="run one benchmark")
+    args = parser.parse_args()
+    if not args.skip_seed:
+        create_database(os.environ.get("DATABASE_URL", BENCH_DATABASE_URL))
+    setup_django()
+    started = time.perf_counter()
+    if not args.skip_seed:
+        prepare(args.requests)
+    results: list[Result] = []
+    for name, (_title, module) in BENCHES.items():
+        if args.only in (None, name):
+            print(f"--- {name}", flush=True)
+            results += module.run()
+    if not args.no_doc and args.only is None:
+        write_doc(results, args.requests, time.perf_counter() - started)
+        print(f"wrote {DOC}")
+    return 0 if all(r.ok for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
