@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from directory.models import Group, Person
 
@@ -78,3 +79,72 @@ class ApprovalLevel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.flow.name} · level {self.position}"
+
+
+class Notification(models.Model):
+    """The outbox: one message to one person through one channel, for one occasion of a request.
+
+    - Written in the transaction that causes it (a new request, a reminder…), sent after commit.
+    - The content is rendered by the caller; this app only stores, sends and records.
+    - `sequence` tells repeated occasions apart (the 1st, 2nd… reminder): the unique constraint
+      means a message is queued once, whatever retries or races happen upstream.
+    """
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        SMS = "sms", "SMS"
+
+    class Occasion(models.TextChoices):
+        NEW_REQUEST = "new_request", "New request"
+        REMINDER = "reminder", "Reminder"
+        ESCALATION = "escalation", "Escalation"
+        DECIDED_ELSEWHERE = "decided_elsewhere", "Decided by someone else"
+        OUTCOME = "outcome", "Outcome to the requester"
+        TEST = "test", "Test message"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    request_public_id = models.UUIDField(null=True, blank=True, db_index=True)
+    recipient = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications"
+    )
+    address = models.CharField(max_length=254, help_text="Email address or E.164 phone number.")
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    occasion = models.CharField(max_length=20, choices=Occasion.choices)
+    sequence = models.PositiveSmallIntegerField(default=0)
+    subject = models.CharField(max_length=300, blank=True)
+    body_text = models.TextField()
+    body_html = models.TextField(blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    provider_id = models.CharField(max_length=64, blank=True, help_text="e.g. Twilio's SID")
+    provider_status = models.CharField(max_length=32, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="notification_due",
+                condition=Q(status__in=["pending", "sending"]),
+            ),
+            models.Index(fields=["provider_id"], name="notification_provider_id"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request_public_id", "recipient", "channel", "occasion", "sequence"],
+                name="notification_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_occasion_display()} to {self.address} by {self.channel} ({self.status})"

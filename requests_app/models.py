@@ -71,6 +71,9 @@ class AccessRequest(models.Model):
     agent = models.CharField(max_length=200, blank=True)
     arguments = models.JSONField(null=True, blank=True)
     dedupe_key = models.CharField(max_length=64, blank=True)
+    sms_code = models.CharField(
+        max_length=8, blank=True, help_text="What approvers reply by SMS: A <code> or D <code>."
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     policy = models.ForeignKey(
         Policy, null=True, blank=True, on_delete=models.SET_NULL, related_name="requests"
@@ -131,6 +134,12 @@ class AccessRequest(models.Model):
                 fields=["dedupe_key"],
                 condition=Q(status="pending") & ~Q(dedupe_key=""),
                 name="req_one_pending_per_call",
+            ),
+            # An SMS reply names one pending request.
+            models.UniqueConstraint(
+                fields=["sms_code"],
+                condition=Q(status="pending") & ~Q(sms_code=""),
+                name="req_sms_code_pending_unique",
             ),
         ]
 
@@ -250,3 +259,49 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} → {self.url} ({self.status})"
+
+
+class RequestApproval(models.Model):
+    """One approver's vote on a request whose flow needs N approvals; any deny denies."""
+
+    class Vote(models.TextChoices):
+        APPROVE = "approve", "Approve"
+        DENY = "deny", "Deny"
+
+    request = models.ForeignKey(AccessRequest, on_delete=models.CASCADE, related_name="votes")
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
+    vote = models.CharField(max_length=8, choices=Vote.choices)
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "person"], name="one_vote_per_approver"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} {self.vote} {self.request_id}"
+
+
+class ApproverLink(models.Model):
+    """A single-use link for one approver to decide one request from an email or an SMS.
+
+    - Only a SHA-256 of the random token is stored; the token exists only in the message.
+    - It expires with the request (its timeout) and is spent by its first decision.
+    """
+
+    request = models.ForeignKey(AccessRequest, on_delete=models.CASCADE, related_name="links")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["request", "person"], name="link_request_person")]
+
+    def __str__(self) -> str:
+        return f"link for {self.person_id} on {self.request_id} ({self.channel})"
