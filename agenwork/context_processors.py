@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from agenwork.roles import is_admin
 
-# The left sidebar of the console: (label, url name, icon).
+# The left sidebar of the console: (label, url name, icon). Approvers see the first two only.
 SIDEBAR = (
     ("Dashboard", "dashboard:home", "home"),
     ("Requests", "requests_app:list", "inbox"),
@@ -16,15 +16,18 @@ SIDEBAR = (
     ("Connectors", "connectors:list", "plug"),
     ("Users", "directory:list", "users"),
     ("Activity", "dashboard:activity", "activity"),
+    ("Settings", "gateways:list", "settings"),
 )
+APPROVER_ITEMS = 2
 
 
 def console(request: HttpRequest) -> dict[str, object]:
     """The sidebar, with the current page marked, and the login's role."""
     user = getattr(request, "user", None)
+    admin = bool(user and is_admin(user))
     items = []
-    for label, url_name, icon in SIDEBAR:
+    for label, url_name, icon in SIDEBAR if admin else SIDEBAR[:APPROVER_ITEMS]:
         url = reverse(url_name)
         active = request.path == url or (url != "/" and request.path.startswith(url))
         items.append({"label": label, "url": url, "icon": icon, "active": active})
-    return {"sidebar": items, "is_admin": bool(user and is_admin(user))}
+    return {"sidebar": items, "is_admin": admin}

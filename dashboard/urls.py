@@ -2,15 +2,10 @@ from __future__ import annotations
 
 from django.urls import path
 
-from agenwork.views import coming_soon
-from dashboard import views
+from dashboard import views, views_activity
 
 app_name = "dashboard"
 urlpatterns = [
     path("", views.home, name="home"),
-    path(
-        "activity/",
-        coming_soon("Activity", "The audit trail of every decision and change."),
-        name="activity",
-    ),
+    path("activity/", views_activity.ActivityView.as_view(), name="activity"),
 ]

@@ -26,6 +26,17 @@ class ServiceErrorsMixin:
             self.add_error(field if field in self.fields else None, errors)
 
 
+def _url_field() -> forms.CharField:
+    # A CharField, not a URLField: the service checks the scheme, and no scheme is guessed.
+    return forms.CharField(
+        label="Webhook URL",
+        max_length=500,
+        required=False,
+        widget=_url_widget(),
+        help_text=URL_HELP,
+    )
+
+
 class ApiKeyCreateForm(ServiceErrorsMixin, forms.Form):
     """A key's name and, optionally, its webhook URL."""
 
@@ -34,15 +45,10 @@ class ApiKeyCreateForm(ServiceErrorsMixin, forms.Form):
         widget=forms.TextInput(attrs={"class": "form-control", "autocomplete": "off"}),
         help_text="Unique; usually the gateway's host, e.g. “gateway-prod”.",
     )
-    # A CharField, not a URLField: the service checks the scheme, and nothing is guessed.
-    webhook_url = forms.CharField(
-        label="Webhook URL", max_length=500, required=False, widget=_url_widget(), help_text=URL_HELP
-    )
+    webhook_url = _url_field()
 
 
 class WebhookForm(ServiceErrorsMixin, forms.Form):
     """The key's webhook URL: a new one gets a new signing secret; empty turns webhooks off."""
 
-    webhook_url = forms.CharField(
-        label="Webhook URL", max_length=500, required=False, widget=_url_widget(), help_text=URL_HELP
-    )
+    webhook_url = _url_field()

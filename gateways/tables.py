@@ -37,7 +37,9 @@ class ApiKeyTable(tables.Table):
     prefix = tables.Column(verbose_name="Prefix", orderable=False)
     created_at = tables.Column(verbose_name="Created", orderable=False)
     last_used_at = tables.Column(verbose_name="Last used", orderable=False, default=NEVER)
-    status = tables.Column(verbose_name="Status", accessor="revoked_at", orderable=False)
+    status = tables.Column(
+        verbose_name="Status", accessor="revoked_at", orderable=False, empty_values=()
+    )
     webhook_url = tables.Column(verbose_name="Webhook URL", orderable=False, default=DASH)
 
     class Meta:
@@ -65,7 +67,9 @@ class ApiKeyTable(tables.Table):
         return key_status_badge(record)
 
     def render_webhook_url(self, value: str) -> SafeString:
-        return format_html('<span class="url-cell text-truncate" title="{}">{}</span>', value, value)
+        return format_html(
+            '<span class="url-cell text-truncate" title="{}">{}</span>', value, value
+        )
 
 
 class WebhookDeliveryTable(tables.Table):
@@ -109,7 +113,8 @@ class WebhookDeliveryTable(tables.Table):
 
     def render_next_attempt_at(self, record: Any) -> str:
         if record.status == record.Status.DELIVERED:
-            return format_html("Delivered {}", when(record.delivered_at)) if record.delivered_at else DASH
+            delivered = record.delivered_at
+            return format_html("Delivered {}", when(delivered)) if delivered else DASH
         if record.status == record.Status.FAILED:
             return format_html('<span class="text-secondary">{}</span>', "No more attempts")
         return when(record.next_attempt_at)
