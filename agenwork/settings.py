@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "django_filters",
     "template_partials",
     "agenwork",
+    "audit",
     "directory",
     "connectors",
     "gateways",

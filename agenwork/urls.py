@@ -6,6 +6,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from requests_app.views_links import approver_link
+
 urlpatterns = [
     path("", include("dashboard.urls")),
     path("requests/", include("requests_app.urls")),
@@ -13,7 +15,10 @@ urlpatterns = [
     path("approval-flows/", include("approval_flows.urls")),
     path("connectors/", include("connectors.urls")),
     path("users/", include("directory.urls")),
+    path("settings/api-keys/", include("gateways.urls")),
     path("api/v1/", include("api.urls")),
+    path("webhooks/twilio/", include("approval_flows.urls_webhooks")),
+    path("a/<path:token>/", approver_link, name="approver_link"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),

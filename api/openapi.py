@@ -63,7 +63,9 @@ SCHEMAS: dict[str, Any] = {
             "agent": {"type": "string", "maxLength": 200, "description": "e.g. Claude, Copilot."},
             "arguments": {
                 "type": "object",
-                "description": "The tool call's arguments (at most 16 KB encoded).",
+                "description": (
+                    "The tool call's arguments (at most 16 KB encoded, nested at most 32 levels)."
+                ),
             },
             "step_up": {
                 "type": "object",

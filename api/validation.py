@@ -12,6 +12,8 @@ from api.errors import ApiError
 MAX_TOOLS = 50
 MAX_NOTE = 2000
 MAX_ARGUMENTS_BYTES = 16 * 1024
+# Deeper values hit Python's recursion limit when encoded for PostgreSQL (a 500, not a 400).
+MAX_ARGUMENTS_DEPTH = 32
 FIELDS = frozenset({"user", "connector", "tools", "note", "agent", "arguments", "step_up"})
 
 
@@ -68,6 +70,9 @@ def _arguments(body: dict, errors: dict) -> dict[str, Any] | None:
     if not isinstance(arguments, dict):
         errors["arguments"] = "Must be a JSON object."
         return None
+    if _depth(arguments) > MAX_ARGUMENTS_DEPTH:
+        errors["arguments"] = f"Nest objects and arrays at most {MAX_ARGUMENTS_DEPTH} levels deep."
+        return None
     encoded = json.dumps(arguments, separators=(",", ":"), ensure_ascii=False)
     size = len(encoded.encode())
     if "\x00" in encoded or "\\u0000" in encoded:
@@ -77,6 +82,18 @@ def _arguments(body: dict, errors: dict) -> dict[str, Any] | None:
         errors["arguments"] = f"At most 16 KB once encoded ({size} bytes sent)."
         return None
     return arguments
+
+
+def _depth(value: Any) -> int:
+    """How deeply objects and arrays nest in a JSON value, measured without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def _step_up(body: dict, errors: dict) -> datetime | None:

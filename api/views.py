@@ -80,9 +80,13 @@ def _json_body(request: HttpRequest) -> Any:
     if declared > MAX_BODY_BYTES or len(request.body) > MAX_BODY_BYTES:
         raise ApiError(413, "too_large", "The body is over 64 KB.")
     try:
-        return json.loads(request.body, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError too
+        body = json.loads(request.body, parse_constant=_reject_constant)
+        # What PostgreSQL cannot store is refused here, not met later as a 500: a lone surrogate
+        # ("\ud800") cannot be encoded as UTF-8, and 1e400 parses as inf (not JSON).
+        json.dumps(body, ensure_ascii=False, allow_nan=False).encode()
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeError too
         raise ApiError(400, "invalid_json", f"The body is not valid JSON: {exc}") from exc
+    return body
 
 
 def _reject_constant(name: str) -> None:
@@ -162,6 +166,7 @@ def request_consume_view(request: HttpRequest, api_key: ApiKey, public_id: str) 
     try:
         access_request = request_consume(access_request=access_request, actor=_actor(api_key))
     except RequestNotConsumable as exc:
+        access_request.refresh_from_db()  # a racing call may have consumed it since we read it
         raise ApiError(
             409,
             "conflict",

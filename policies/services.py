@@ -12,6 +12,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from approval_flows.models import ApprovalFlow
+from audit.models import AuditEntry
+from audit.services import audit_record
 from connectors.models import Connector, Tool
 from directory.models import Group, Person
 from policies.evaluation import Call, Decision
@@ -54,8 +56,11 @@ def policy_validate(data: PolicyData) -> None:
 
 
 @transaction.atomic
-def policy_create(*, data: PolicyData, created_by: Any = None) -> Policy:
-    """Create a policy from validated data."""
+def policy_create(*, data: PolicyData, created_by: Any = None, actor: Any = None) -> Policy:
+    """Create a policy from validated data and record it in the audit trail.
+
+    - `actor` is who is recorded (a login or a name); it defaults to `created_by`.
+    """
     policy_validate(data)
     policy = Policy.objects.create(
         name=data.name.strip(),
@@ -67,10 +72,92 @@ def policy_create(*, data: PolicyData, created_by: Any = None) -> Policy:
         enabled=data.enabled,
         created_by=created_by if getattr(created_by, "pk", None) else None,
     )
+    _set_relations(policy, data)
+    _audit(policy, AuditEntry.Action.CREATED, actor or created_by, after=policy_audit_state(policy))
+    return policy
+
+
+@transaction.atomic
+def policy_update(*, policy: Policy, data: PolicyData, actor: Any = None) -> Policy:
+    """Change every field of a policy, recording before and after in the audit trail.
+
+    - The row is locked first, so two admins saving at once are applied one after the other
+      and each audit entry's `before` is what that save replaced.
+    - Raises Policy.DoesNotExist when the policy was deleted meanwhile.
+    """
+    policy_validate(data)
+    locked = Policy.objects.select_for_update().get(pk=policy.pk)
+    before = policy_audit_state(locked)
+    locked.name = data.name.strip()
+    locked.description = data.description
+    locked.connector = data.connector
+    locked.all_users = data.all_users
+    locked.action = data.action
+    locked.approval_flow = data.approval_flow
+    locked.enabled = data.enabled
+    locked.save()
+    _set_relations(locked, data)
+    after = policy_audit_state(locked)
+    _audit(locked, AuditEntry.Action.UPDATED, actor, before=before, after=after)
+    return locked
+
+
+@transaction.atomic
+def policy_delete(*, policy: Policy, actor: Any = None) -> dict[str, Any]:
+    """Delete a policy and record what it was; returns that record.
+
+    - Requests it decided keep their history; their link to the policy is cleared.
+    - Raises Policy.DoesNotExist when it was deleted meanwhile.
+    """
+    locked = Policy.objects.select_for_update().get(pk=policy.pk)
+    before = policy_audit_state(locked)
+    pk = locked.pk
+    locked.delete()
+    locked.pk = pk
+    _audit(locked, AuditEntry.Action.DELETED, actor, before=before)
+    return before
+
+
+def _set_relations(policy: Policy, data: PolicyData) -> None:
     policy.tools.set(data.tools)
     policy.users.set([] if data.all_users else data.users)
     policy.groups.set(data.groups)
-    return policy
+
+
+def policy_audit_state(policy: Policy) -> dict[str, Any]:
+    """The policy as plain JSON for the audit trail: names, slugs, keys and emails, not ids."""
+    flow = policy.approval_flow
+    return {
+        "name": policy.name,
+        "description": policy.description,
+        "connector": policy.connector.slug,
+        "tools": sorted(policy.tools.values_list("key", flat=True)),
+        "all_users": policy.all_users,
+        "users": sorted(policy.users.values_list("email", flat=True)),
+        "groups": sorted(policy.groups.values_list("name", flat=True)),
+        "action": policy.action,
+        "approval_flow": flow.name if flow is not None else None,
+        "enabled": policy.enabled,
+    }
+
+
+def _audit(
+    policy: Policy,
+    action: str,
+    actor: Any,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    audit_record(
+        actor=actor,
+        action=action,
+        object_type="policy",
+        object_id=policy.pk,
+        object_repr=policy.name,
+        before=before,
+        after=after,
+    )
 
 
 def decision_log_write(

@@ -110,6 +110,7 @@ def request_for_decision(
         connector_id=decision.connector_id,
         tool_ids=tool_ids,
         arguments=arguments,
+        api_key_id=api_key.pk if api_key else None,
     )
     pending = AccessRequest.Status.PENDING
     existing = AccessRequest.objects.filter(dedupe_key=key, status=pending).first()

@@ -127,6 +127,15 @@ class AccessRequest(models.Model):
             models.Index(
                 fields=["timeout_at"], name="req_pending_timeout", condition=Q(status="pending")
             ),
+            # The sweep claims due reminders and escalations oldest first from these.
+            models.Index(
+                fields=["next_reminder_at"],
+                name="req_pending_reminder",
+                condition=Q(status="pending"),
+            ),
+            models.Index(
+                fields=["escalate_at"], name="req_pending_escalation", condition=Q(status="pending")
+            ),
         ]
         constraints = [
             # The same gateway call while its request is pending returns that request.
@@ -192,6 +201,7 @@ class RequestEvent(models.Model):
         CONSUMED = "consumed", "Consumed"
         REMINDED = "reminded", "Reminder sent"
         ESCALATED = "escalated", "Escalated"
+        VOTED = "voted", "Vote recorded"
 
     request = models.ForeignKey(AccessRequest, on_delete=models.PROTECT, related_name="events")
     kind = models.CharField(max_length=16, choices=Kind.choices)

@@ -8,6 +8,7 @@ from uuid import UUID
 from django.db.models import Prefetch, QuerySet
 
 from agenwork.roles import is_admin
+from approval_flows.models import Notification
 from approval_flows.selectors import flow_ids_for_approver
 from directory.models import Group
 from requests_app.models import AccessRequest, RequestEvent, RequestTool
@@ -60,10 +61,15 @@ def request_list(user: Any, flow_ids: list[int] | None) -> QuerySet[AccessReques
     )
 
 
-def request_for_panel(user: Any, public_id: UUID) -> AccessRequest | None:
-    """One request with everything the review panel shows, or None if this login may not see it."""
+def request_for_panel(
+    user: Any, public_id: UUID, flow_ids: list[int] | None = None
+) -> AccessRequest | None:
+    """One request with everything the review panel shows, or None if this login may not see it.
+
+    - `flow_ids`: the login's approver flows when the caller already read them (saves a query).
+    """
     return (
-        requests_visible_to(user)
+        requests_visible_to(user, flow_ids)
         .select_related("requester", "connector", "flow", "policy", "decided_by")
         .prefetch_related(
             Prefetch("requester__groups", queryset=Group.objects.only("id", "name")),
@@ -78,8 +84,13 @@ def request_for_panel(user: Any, public_id: UUID) -> AccessRequest | None:
     )
 
 
-def user_may_decide(user: Any, access_request: AccessRequest) -> tuple[bool, str]:
-    """Whether this login may decide this request, and why not when it may not."""
+def user_may_decide(
+    user: Any, access_request: AccessRequest, flow_ids: list[int] | None = None
+) -> tuple[bool, str]:
+    """Whether this login may decide this request, and why not when it may not.
+
+    - `flow_ids`: the login's approver flows when the caller already read them (saves a query).
+    """
     person = console_person(user)
     if person is not None and person.pk == access_request.requester_id:
         return False, "Nobody decides their own request."
@@ -87,7 +98,16 @@ def user_may_decide(user: Any, access_request: AccessRequest) -> tuple[bool, str
         return True, ""
     if person is None or person.is_locked:
         return False, "Your login is not linked to an active approver."
-    flow_ids = flow_ids_for_approver(person)
+    flow_ids = flow_ids_for_approver(person) if flow_ids is None else flow_ids
     if access_request.flow_id not in flow_ids:
         return False, "You are not an approver of this request's flow."
     return True, ""
+
+
+def request_notifications(access_request: AccessRequest) -> list[Notification]:
+    """The messages queued about a request, oldest first, with their recipients (one query)."""
+    return list(
+        Notification.objects.filter(request_public_id=access_request.public_id)
+        .select_related("recipient")
+        .order_by("created_at", "id")
+    )

@@ -2,6 +2,11 @@
 
 A transition is a conditional UPDATE on the pending status; zero rows updated means another
 decision won, and the caller gets `RequestAlreadyDecided` carrying the winning decision.
+
+Messages go to the outbox in the same transaction: a new request with a flow asks its
+approvers (`notify_new_request`, then a "notified" event), and every resolution queues the
+gateway's webhook and `notify_resolution`. Approvers' votes are in requests_app.voting;
+reminders, escalations and timeouts come from the sweep (requests_app.sweep).
 """
 
 from __future__ import annotations
@@ -51,6 +56,9 @@ class Actor:
         return cls(name=name, channel=channel, user=user)
 
 
+SYSTEM = Actor(name="agenwork", channel=Channel.SYSTEM)
+
+
 class RequestAlreadyDecided(Exception):
     """The request left pending before this decision: someone or something else decided."""
 
@@ -69,11 +77,23 @@ def describe_decision(access_request: AccessRequest) -> str:
 
 
 def dedupe_key_for(
-    *, requester_id: int, connector_id: int, tool_ids: Iterable[int], arguments: Any
+    *,
+    requester_id: int,
+    connector_id: int,
+    tool_ids: Iterable[int],
+    arguments: Any,
+    api_key_id: int | None = None,
 ) -> str:
-    """The identity of a gateway call: the same call while pending maps to the same request."""
+    """The identity of a gateway call: the same call while pending maps to the same request.
+
+    - The gateway's key is part of it: a gateway can poll, consume or cancel only the requests
+      it created, so another gateway's identical call gets a request of its own.
+    """
+    identity = [requester_id, connector_id, sorted(set(tool_ids)), arguments]
+    if api_key_id is not None:
+        identity.append(api_key_id)
     payload = json.dumps(
-        [requester_id, connector_id, sorted(set(tool_ids)), arguments],
+        identity,
         sort_keys=True,
         separators=(",", ":"),
         default=str,
@@ -132,11 +152,33 @@ def request_create(
         RequestTool(request=access_request, tool=tool, position=i) for i, tool in enumerate(tools)
     )
     actor = actor or Actor(name=requester.name, channel=Channel.API)
-    _record(access_request, RequestEvent.Kind.CREATED, actor, "Requested by the agent", now=now)
+    record_event(
+        access_request, RequestEvent.Kind.CREATED, actor, "Requested by the agent", now=now
+    )
+    if flow is not None:
+        _notify_new_request(access_request)
     return access_request
 
 
-def _record(
+def _notify_new_request(access_request: AccessRequest) -> None:
+    """Queue the approvers' messages in the creating transaction and record the "notified" event."""
+    # Imported here: notify imports links, which import this module.
+    from requests_app.notify import notify_new_request
+
+    queued = notify_new_request(access_request)
+    message = f"{queued} notification{'' if queued == 1 else 's'} queued for the approvers"
+    record_event(access_request, RequestEvent.Kind.NOTIFIED, SYSTEM, message, {"queued": queued})
+
+
+def _resolved(access_request: AccessRequest) -> None:
+    """What every resolution does after its event: the gateway's webhook and the outcome message."""
+    from requests_app.notify import notify_resolution
+
+    webhook_queue(access_request)
+    notify_resolution(access_request)
+
+
+def record_event(
     access_request: AccessRequest,
     kind: str,
     actor: Actor,
@@ -144,6 +186,7 @@ def _record(
     data: dict[str, Any] | None = None,
     now: datetime | None = None,
 ) -> RequestEvent:
+    """Append one line to the request's history."""
     return RequestEvent.objects.create(
         request=access_request,
         kind=kind,
@@ -221,7 +264,7 @@ def request_approve(
     partial = approved != all_ids
     message = "Approved some tools, denied the others" if partial else "Approved"
     message += f" for {duration_label(duration)}" if duration else " once"
-    _record(
+    record_event(
         access_request,
         RequestEvent.Kind.APPROVED,
         actor,
@@ -229,7 +272,7 @@ def request_approve(
         data={"approved_tool_ids": sorted(approved), "comment": comment},
         now=now,
     )
-    webhook_queue(access_request)
+    _resolved(access_request)
     return access_request
 
 
@@ -242,8 +285,10 @@ def request_deny(
         access_request=access_request, to_status=Status.DENIED, actor=actor, comment=comment
     )
     access_request.tools.update(status=RequestTool.Status.DENIED)
-    _record(access_request, RequestEvent.Kind.DENIED, actor, "Denied", {"comment": comment}, now)
-    webhook_queue(access_request)
+    record_event(
+        access_request, RequestEvent.Kind.DENIED, actor, "Denied", {"comment": comment}, now
+    )
+    _resolved(access_request)
     return access_request
 
 
@@ -272,8 +317,8 @@ def request_time_out(*, access_request: AccessRequest) -> AccessRequest:
     }[outcome]
     now = _transition(access_request=access_request, to_status=to_status, actor=actor)
     access_request.tools.update(status=tool_status)
-    _record(access_request, kind, actor, "Nobody decided before the timeout", now=now)
-    webhook_queue(access_request)
+    record_event(access_request, kind, actor, "Nobody decided before the timeout", now=now)
+    _resolved(access_request)
     return access_request
 
 
@@ -282,8 +327,8 @@ def request_cancel(*, access_request: AccessRequest, actor: Actor) -> AccessRequ
     """Cancel a pending request (the gateway no longer needs it)."""
     now = _transition(access_request=access_request, to_status=Status.CANCELLED, actor=actor)
     access_request.tools.update(status=RequestTool.Status.DENIED)
-    _record(access_request, RequestEvent.Kind.CANCELLED, actor, "Cancelled", now=now)
-    webhook_queue(access_request)
+    record_event(access_request, RequestEvent.Kind.CANCELLED, actor, "Cancelled", now=now)
+    _resolved(access_request)
     return access_request
 
 
@@ -303,7 +348,7 @@ def request_consume(*, access_request: AccessRequest, actor: Actor) -> AccessReq
     if updated == 0:
         raise RequestNotConsumable(f"request {access_request.public_id} cannot be consumed")
     access_request.refresh_from_db()
-    _record(access_request, RequestEvent.Kind.CONSUMED, actor, "Used by the agent", now=now)
+    record_event(access_request, RequestEvent.Kind.CONSUMED, actor, "Used by the agent", now=now)
     return access_request
 
 

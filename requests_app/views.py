@@ -28,8 +28,10 @@ from requests_app.forms import DecisionForm
 from requests_app.models import AccessRequest
 from requests_app.selectors import (
     approver_flow_ids,
+    console_person,
     request_for_panel,
     request_list,
+    request_notifications,
     user_may_decide,
 )
 from requests_app.services import (
@@ -41,6 +43,7 @@ from requests_app.services import (
     request_resolve_with_policy,
 )
 from requests_app.tables import SORT_ALIASES, AccessRequestTable
+from requests_app.voting import Vote, VoteRefused, approval_progress, request_vote
 
 DEFAULT_SORT = "-requested"
 REQUESTS_CHANGED = "requests-changed"
@@ -69,6 +72,8 @@ class RequestListView(LoginRequiredMixin, SingleTableMixin, FilterView):
         table = self.table_class(data=self.get_table_data(), **kwargs)
         table.request = self.request
         table.order_by = self._sort()
+        # render_table renders with the table alone in its context, so the table carries them.
+        table.page_sizes = settings.REQUESTS_PAGE_SIZES
         page_number = self._int_param("page", default=1, valid=lambda n: n >= 1)
         try:
             table.paginate(
@@ -132,10 +137,17 @@ class RequestListView(LoginRequiredMixin, SingleTableMixin, FilterView):
         return [self.template_name]
 
 
+def _flow_ids(request: HttpRequest) -> list[int] | None:
+    """The login's approver flows, read once per HTTP request (None for an admin)."""
+    if not hasattr(request, "_approver_flow_ids"):
+        request._approver_flow_ids = approver_flow_ids(request.user)
+    return request._approver_flow_ids
+
+
 def _panel_request(request: HttpRequest, public_id: UUID) -> AccessRequest:
-    if approver_flow_ids(request.user) == []:
+    if _flow_ids(request) == []:
         raise PermissionDenied(NO_ACCESS)
-    access_request = request_for_panel(request.user, public_id)
+    access_request = request_for_panel(request.user, public_id, _flow_ids(request))
     if access_request is None:
         raise Http404("No such request, or it is not yours to see.")
     return access_request
@@ -148,7 +160,7 @@ def _render_panel(
     form: DecisionForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    may_decide, why_not = user_may_decide(request.user, access_request)
+    may_decide, why_not = user_may_decide(request.user, access_request, _flow_ids(request))
     context = {
         "req": access_request,
         "form": form or DecisionForm(access_request=access_request),
@@ -156,6 +168,7 @@ def _render_panel(
         "why_not": why_not,
         "may_create_policy": may_decide and is_admin(request.user) and access_request.is_pending,
         "decision_text": "" if access_request.is_pending else describe_decision(access_request),
+        "notifications": request_notifications(access_request),
     }
     htmx = request.htmx
     partial = htmx and not htmx.history_restore_request and not htmx.boosted
@@ -177,32 +190,55 @@ def _after_decision(request: HttpRequest, access_request: AccessRequest) -> Http
 
 def _decide(request: HttpRequest, public_id: UUID, *, approve: bool) -> HttpResponse:
     access_request = _panel_request(request, public_id)
-    may_decide, why_not = user_may_decide(request.user, access_request)
+    may_decide, why_not = user_may_decide(request.user, access_request, _flow_ids(request))
     if not may_decide:
         raise PermissionDenied(why_not)
     form = DecisionForm(request.POST, access_request=access_request)
     if not form.is_valid() or (approve and not form.require_tools()):
         return _render_panel(request, access_request, form=form, status=400)
-    actor = Actor.for_user(request.user)
     try:
-        if approve:
-            request_approve(
-                access_request=access_request,
-                actor=actor,
-                tool_ids=form.cleaned_data["tools"],
-                duration=form.grant_duration,
-                comment=form.cleaned_data["comment"],
-            )
-        else:
-            request_deny(
-                access_request=access_request, actor=actor, comment=form.cleaned_data["comment"]
-            )
+        _apply_decision(request, access_request, form, approve=approve)
     except RequestAlreadyDecided as exc:
         messages.warning(request, f"Someone else decided first: {exc}.")
         return _after_decision(request, _panel_request(request, public_id))
-    verb = "Approved" if approve else "Denied"
-    messages.success(request, f"{verb} the request of {access_request.requester_name}.")
+    except VoteRefused as exc:
+        messages.error(request, str(exc))
+        return _after_decision(request, _panel_request(request, public_id))
+    if access_request.is_pending:
+        progress = approval_progress(access_request)
+        messages.success(request, f"Your approval is recorded: {progress} so far.")
+    else:
+        verb = "Approved" if approve else "Denied"
+        messages.success(request, f"{verb} the request of {access_request.requester_name}.")
     return _after_decision(request, _panel_request(request, public_id))
+
+
+def _apply_decision(
+    request: HttpRequest, access_request: AccessRequest, form: DecisionForm, *, approve: bool
+) -> None:
+    """An admin's decision is final; an approver's is a vote (the flow may need N approvals)."""
+    actor = Actor.for_user(request.user)
+    cleaned = form.cleaned_data
+    if not is_admin(request.user):
+        request_vote(
+            access_request=access_request,
+            person=console_person(request.user),
+            vote=Vote.APPROVE if approve else Vote.DENY,
+            actor=actor,
+            tool_ids=cleaned["tools"] if approve else None,
+            duration=form.grant_duration if approve else None,
+            comment=cleaned["comment"],
+        )
+    elif approve:
+        request_approve(
+            access_request=access_request,
+            actor=actor,
+            tool_ids=cleaned["tools"],
+            duration=form.grant_duration,
+            comment=cleaned["comment"],
+        )
+    else:
+        request_deny(access_request=access_request, actor=actor, comment=cleaned["comment"])
 
 
 @login_required
@@ -224,7 +260,7 @@ def request_deny_view(request: HttpRequest, public_id: UUID) -> HttpResponse:
 def request_create_policy(request: HttpRequest, public_id: UUID) -> HttpResponse:
     """A policy form pre-filled from the request; saving it resolves the request by the policy."""
     access_request = _panel_request(request, public_id)
-    may_decide, why_not = user_may_decide(request.user, access_request)
+    may_decide, why_not = user_may_decide(request.user, access_request, _flow_ids(request))
     if not (may_decide and is_admin(request.user)):
         raise PermissionDenied(why_not or "Only admins create policies.")
     if request.method == "POST":

@@ -6,12 +6,12 @@
     event.preventDefault();
     panel.innerHTML = "";
     markRow(null);
-    var list = document.getElementById("requests-table");
+    var list = document.querySelector("#requests-table, #policies-table, #flows-table");
     if (list) history.pushState({}, "", list.getAttribute("hx-get"));
   }
   function markRow(id) {
-    document.querySelectorAll("tr[data-request]").forEach(function (tr) {
-      tr.classList.toggle("selected", tr.dataset.request === id);
+    document.querySelectorAll("tr[data-request], tr[data-row]").forEach(function (tr) {
+      tr.classList.toggle("selected", (tr.dataset.request || tr.dataset.row) === id);
     });
   }
   document.addEventListener("click", function (event) {
@@ -22,8 +22,8 @@
     if (event.key === "Escape" && close) close.click();
   });
   document.addEventListener("htmx:afterSettle", function () {
-    var open = document.querySelector("#panel [data-request]");
-    markRow(open ? open.dataset.request : null);
+    var open = document.querySelector("#panel [data-request], #panel [data-row]");
+    markRow(open ? open.dataset.request || open.dataset.row : null);
   });
   document.addEventListener("htmx:responseError", function (event) {
     var toast = document.getElementById("toast");

@@ -196,7 +196,7 @@ def test_panel_loads_a_visible_request_with_its_tools_and_events(
         panel = request_for_panel(approver_user, access_request.public_id)
         assert panel.pk == access_request.pk
         assert [t.tool.key for t in panel.tools.all()] == [tools[0].key, tools[1].key]
-        assert [e.kind for e in panel.events.all()] == ["created"]
+        assert [e.kind for e in panel.events.all()] == ["created", "notified"]
         assert [g.name for g in panel.requester.groups.all()] == ["Sales"]
         assert panel.flow.name == "Sales approvals"
 

@@ -1,0 +1,111 @@
+"""The Policies table."""
+
+from __future__ import annotations
+
+import django_tables2 as tables
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from agenwork.templatetags.agenwork_tags import connector_label
+from policies.models import Policy
+
+SORTS = ("name", "action")
+GROUP_NAMES_SHOWN = 2
+
+
+def _panel_link(url: str, text: str, css: str = "") -> str:
+    return format_html(
+        '<a class="{}" href="{}" hx-get="{}" hx-target="#panel" hx-swap="innerHTML" '
+        'hx-push-url="true">{}</a>',
+        css,
+        url,
+        url,
+        text,
+    )
+
+
+def action_badge(action: str, label: str) -> str:
+    """The action as a coloured badge: Allow green, Step up yellow, Deny red, approval orange."""
+    return format_html('<span class="badge action-{}">{}</span>', action, label)
+
+
+class PolicyTable(tables.Table):
+    """Name, Connector, Users, Groups, Tools, Action and the row menu; sorted by name or action."""
+
+    name = tables.Column(verbose_name="Name", order_by=("name", "id"))
+    connector = tables.Column(verbose_name="Connector", orderable=False)
+    users = tables.Column(verbose_name="Users", accessor="user_count", orderable=False)
+    groups = tables.Column(verbose_name="Groups", accessor="pk", orderable=False)
+    tools = tables.Column(verbose_name="Tools", accessor="pk", orderable=False)
+    action = tables.Column(verbose_name="Action", order_by=("action_rank", "name", "id"))
+    menu = tables.Column(verbose_name="", accessor="pk", orderable=False, empty_values=())
+
+    class Meta:
+        model = Policy
+        fields = ()
+        order_by = ("name",)
+        order_by_field = "sort"
+        page_field = "page"
+        per_page_field = "per_page"
+        template_name = "policies/_table.html"
+        empty_text = "No policies match these filters."
+        attrs = {"class": "table table-hover align-middle policies-table"}
+        row_attrs = {"data-row": lambda record: f"policy-{record.pk}"}
+
+    def render_name(self, record: Policy, value: str) -> str:
+        link = _panel_link(reverse("policies:detail", args=[record.pk]), value, "policy-link")
+        if record.enabled:
+            return link
+        return format_html('{} <span class="badge text-bg-light border">Disabled</span>', link)
+
+    def render_connector(self, record: Policy) -> str:
+        return connector_label(record.connector)
+
+    def render_users(self, record: Policy, value: int) -> str:
+        if record.all_users:
+            return "All users"
+        return f"{value} user{'s' if value != 1 else ''}" if value else "—"
+
+    def render_groups(self, record: Policy) -> str:
+        names = [group.name for group in record.groups.all()]
+        if not names:
+            return "—"
+        if len(names) > GROUP_NAMES_SHOWN:
+            return format_html('<span title="{}">{} groups</span>', ", ".join(names), len(names))
+        return format_html_join(
+            " ", '<span class="badge text-bg-light border">{}</span>', ((n,) for n in names)
+        )
+
+    def render_tools(self, record: Policy) -> str:
+        keys = [tool.key for tool in record.tools.all()]
+        if not keys:
+            return "All tools"
+        more = format_html(
+            ' <span class="badge text-bg-light border" title="{}">+{}</span>',
+            ", ".join(keys[1:]),
+            len(keys) - 1,
+        )
+        return format_html(
+            '<code class="tool-key text-truncate" title="{}">{}</code>{}',
+            keys[0],
+            keys[0],
+            more if len(keys) > 1 else "",
+        )
+
+    def render_action(self, record: Policy) -> str:
+        return action_badge(record.action, record.get_action_display())
+
+    def render_menu(self, record: Policy) -> str:
+        edit = _panel_link(reverse("policies:edit", args=[record.pk]), "Edit", "dropdown-item")
+        delete = _panel_link(
+            reverse("policies:delete", args=[record.pk]), "Delete", "dropdown-item text-danger"
+        )
+        return format_html(
+            '<details class="dropdown row-menu" hx-on::before-request="this.open = false">'
+            '<summary class="btn btn-sm btn-light border" aria-label="Actions for {}">⋯</summary>'
+            '<div class="dropdown-menu dropdown-menu-end show" data-bs-popper="static">{}{}</div>'
+            "</details>",
+            record.name,
+            edit,
+            delete,
+        )
