@@ -53,9 +53,15 @@ def connector(db):
 @pytest.fixture
 def tools(connector):
     return [
-        ToolFactory(connector=connector, key="google-calendar_events_create", access=Tool.Access.WRITE),
-        ToolFactory(connector=connector, key="google-calendar_events_update", access=Tool.Access.WRITE),
-        ToolFactory(connector=connector, key="google-calendar_events_delete", access=Tool.Access.DELETE),
+        ToolFactory(
+            connector=connector, key="google-calendar_events_create", access=Tool.Access.WRITE
+        ),
+        ToolFactory(
+            connector=connector, key="google-calendar_events_update", access=Tool.Access.WRITE
+        ),
+        ToolFactory(
+            connector=connector, key="google-calendar_events_delete", access=Tool.Access.DELETE
+        ),
     ]
 
 
