@@ -110,7 +110,7 @@ def test_list_shows_header_columns_and_the_pending_request(persona_client, acces
     assert "Ana Lopez" in body
     assert "ana@example.com" in body
     assert "Google Calendar" in body
-    assert "icons/connectors/google-calendar.svg" in body
+    assert "icons/connectors/google-calendar." in body
     assert "Need to book the quarterly review with the customer." in body
 
 
