@@ -140,6 +140,8 @@ except Exception as exc:  # dj_database_url raises several types for a bad URL
     raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {exc}") from exc
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Small choice lists (.iterator() in form fields) need no DECLARE CURSOR round trips.
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
 elif DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The web server, the worker and beat share the file: wait for locks instead of failing.
