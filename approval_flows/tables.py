@@ -55,7 +55,7 @@ class ApprovalFlowTable(tables.Table):
         order_by_field = "sort"
         page_field = "page"
         per_page_field = "per_page"
-        template_name = "approval_flows/_table.html"
+        template_name = "_lazy_table.html"
         empty_text = "No approval flows match these filters."
         attrs = {"class": "table table-hover align-middle console-table flows-table"}
         row_attrs = {"data-row": lambda record: f"flow-{record.pk}"}

@@ -47,7 +47,7 @@ class PolicyTable(tables.Table):
         order_by_field = "sort"
         page_field = "page"
         per_page_field = "per_page"
-        template_name = "policies/_table.html"
+        template_name = "_lazy_table.html"
         empty_text = "No policies match these filters."
         attrs = {"class": "table table-hover align-middle policies-table"}
         row_attrs = {"data-row": lambda record: f"policy-{record.pk}"}
