@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import EmptyPage, PageNotAnInteger
@@ -21,6 +18,7 @@ from django_filters.views import FilterView
 from django_htmx.http import push_url, trigger_client_event
 from django_tables2 import RequestConfig, SingleTableMixin
 
+from agenwork.roles import admin_required as roles_admin_required
 from agenwork.roles import is_admin
 from approval_flows import selectors, services
 from approval_flows.filtersets import ApprovalFlowFilterSet
@@ -46,17 +44,7 @@ ONLY_ADMINS = "Only admins can see and change approval flows."
 GONE = "No such approval flow: it may have been deleted."
 
 
-def admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Anonymous → login; a login that is not an admin → 403."""
-
-    @login_required
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not is_admin(request.user):
-            raise PermissionDenied(ONLY_ADMINS)
-        return view(request, *args, **kwargs)
-
-    return wrapped
+admin_required = roles_admin_required(ONLY_ADMINS)
 
 
 class FlowListView(LoginRequiredMixin, SingleTableMixin, FilterView):

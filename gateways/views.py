@@ -7,12 +7,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import EmptyPage
@@ -26,6 +23,7 @@ from django_tables2 import SingleTableMixin, Table
 
 from agenwork.crypto import hash_token
 from agenwork.pagination import DeferredJoinPaginator
+from agenwork.roles import admin_required as roles_admin_required
 from agenwork.roles import is_admin
 from gateways.forms import ApiKeyCreateForm, WebhookForm
 from gateways.models import ApiKey
@@ -49,17 +47,7 @@ DELIVERY_FIELDS = (
 )
 
 
-def admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Anonymous → login; a login that is not an admin → 403."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not is_admin(request.user):
-            raise PermissionDenied(ADMINS_ONLY)
-        return view(request, *args, **kwargs)
-
-    return wrapper
+admin_required = roles_admin_required(ADMINS_ONLY)
 
 
 class AdminRequiredMixin(LoginRequiredMixin):
