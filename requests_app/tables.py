@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import django_tables2 as tables
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.functional import cached_property
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 from agenwork.templatetags.agenwork_tags import connector_label, when
 from requests_app.models import AccessRequest
@@ -42,6 +44,26 @@ class AccessRequestTable(tables.Table):
         empty_text = "No requests match these filters."
         attrs = {"class": "table table-hover align-middle requests-table"}
         row_attrs = {"data-request": lambda record: str(record.public_id)}
+
+    @cached_property
+    def rows_html(self) -> SafeString:
+        """The page's rows in one pass: django-tables2's per-cell machinery costs ~1 ms a row."""
+        records = [row.record for row in self.page.object_list] if self.page else []
+        if not records:
+            return format_html('<tr><td colspan="6">{}</td></tr>', self.empty_text)
+        return format_html_join("", '<tr data-request="{}">{}</tr>', self._cells(records))
+
+    def _cells(self, records: list[AccessRequest]):
+        for record in records:
+            cells = (
+                self.render_name(record, record.requester_name),
+                record.requester_identifier,
+                self.render_connector(record, record.connector_name),
+                self.render_tools(record, record.first_tool_key),
+                self.render_requested(record.requested_at),
+                self.render_note(record.note or ""),
+            )
+            yield record.public_id, format_html_join("", "<td>{}</td>", ((c,) for c in cells))
 
     def render_name(self, record: AccessRequest, value: str) -> str:
         url = reverse("requests_app:detail", args=[record.public_id])
