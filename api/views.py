@@ -19,6 +19,7 @@ from api.validation import parse_decision_body
 from gateways.models import ApiKey
 from gateways.services import api_key_authenticate
 from policies.evaluation import Call, UnknownConnector, UnknownTool
+from policies.snapshot import version_subquery
 from requests_app.decisions import decide_call
 from requests_app.models import AccessRequest
 from requests_app.serializers import request_payload, request_urls
@@ -66,7 +67,11 @@ def api_endpoint(method: str) -> Callable[[Handler], Callable[..., HttpResponse]
 def _authenticate(request: HttpRequest) -> ApiKey:
     header = request.headers.get("Authorization", "")
     scheme, _, raw_key = header.partition(" ")
-    api_key = api_key_authenticate(raw_key.strip()) if scheme.lower() == "bearer" else None
+    api_key = (
+        api_key_authenticate(raw_key.strip(), snapshot_version=version_subquery())
+        if scheme.lower() == "bearer"
+        else None
+    )
     if api_key is None:
         raise ApiError(401, "unauthorized", "Send a valid API key: Authorization: Bearer <key>.")
     return api_key
@@ -119,7 +124,12 @@ def decisions(request: HttpRequest, api_key: ApiKey) -> JsonResponse:
     )
     try:
         outcome = decide_call(
-            call=call, api_key=api_key, note=data.note, agent=data.agent, arguments=data.arguments
+            call=call,
+            api_key=api_key,
+            note=data.note,
+            agent=data.agent,
+            arguments=data.arguments,
+            snapshot_version=api_key.snapshot_version,
         )
     except UnknownConnector as exc:
         raise ApiError(422, "unknown_connector", str(exc), {"connector": data.connector}) from exc

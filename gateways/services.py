@@ -120,12 +120,17 @@ def _audit(api_key: ApiKey, action: str, actor: Any, *, before: dict[str, Any] |
     )
 
 
-def api_key_authenticate(raw_key: str) -> ApiKey | None:
-    """The active key matching a presented bearer key, or None. One query."""
+def api_key_authenticate(raw_key: str, **annotations: Any) -> ApiKey | None:
+    """The active key matching a presented bearer key, or None. One query.
+
+    - `annotations` ride along on that query, so a caller that needs one more value per call
+      (the API: the policy snapshot's version) reads it in the same round trip.
+    """
     parts = raw_key.split("_", 2)  # the random part may itself contain "_"
     if len(parts) != 3 or parts[0] != KEY_SCHEME or len(parts[1]) != 10:
         return None
-    api_key = ApiKey.objects.filter(prefix=parts[1], revoked_at__isnull=True).first()
+    keys = ApiKey.objects.filter(prefix=parts[1], revoked_at__isnull=True)
+    api_key = (keys.annotate(**annotations) if annotations else keys).first()
     if api_key is None or not same_hash(raw_key, api_key.key_hash):
         return None
     _touch(api_key)

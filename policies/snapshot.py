@@ -2,7 +2,8 @@
 
 - load_snapshot() reads everything evaluate() needs with a fixed number of queries (nine, plus
   one SET TRANSACTION on PostgreSQL when it opens its own transaction), whatever the row counts.
-- current_snapshot() costs one query (the version) while nothing changed.
+- current_snapshot() costs one query (the version) while nothing changed, or none when the
+  caller read the version along with a query of its own (the API does, with its key lookup).
 - Any change to policies, people, groups, memberships, connectors or tools bumps the version after
   commit (policies/signals.py); code that writes those rows with queryset.update() or bulk_create()
   sends no signal and calls snapshot_changed() itself.
@@ -15,7 +16,7 @@ from __future__ import annotations
 import threading
 
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Subquery
 from django.db.models.functions import Now
 
 from connectors.models import Connector, Tool
@@ -27,9 +28,11 @@ _lock = threading.Lock()
 _cached: Snapshot | None = None
 
 
-def current_snapshot() -> Snapshot:
+def current_snapshot(*, version: int | None = None) -> Snapshot:
     """The cached snapshot, re-read from the database only when the stored version moved.
 
+    - `version`: the stored version as the caller already read it in one of its own queries
+      (see version_subquery()); without it, one query reads it.
     - Inside a transaction that has changed snapshot rows (a bump is pending), the snapshot is
       read fresh and not cached: the caller sees its own writes, other callers never see them
       before commit.
@@ -37,7 +40,8 @@ def current_snapshot() -> Snapshot:
     global _cached
     if snapshot_change_pending():
         return load_snapshot()
-    version = stored_snapshot_version()
+    if version is None:
+        version = stored_snapshot_version()
     cached = _cached
     if cached is not None and cached.version == version:
         return cached
@@ -58,6 +62,11 @@ def stored_snapshot_version() -> int:
     """The version in the database; 0 when the row is missing (a flushed test database)."""
     versions = list(PolicySnapshotVersion.objects.filter(pk=1).values_list("version", flat=True))
     return versions[0] if versions else 0
+
+
+def version_subquery() -> Subquery:
+    """The stored version as a subquery, to annotate onto a query the caller runs anyway."""
+    return Subquery(PolicySnapshotVersion.objects.filter(pk=1).values("version")[:1])
 
 
 def bump_snapshot_version() -> None:

@@ -60,14 +60,16 @@ def decide_call(
     note: str = "",
     agent: str = "",
     arguments: Any = None,
+    snapshot_version: int | None = None,
 ) -> CallOutcome:
     """Decide a gateway's call, create or reuse its approval request, and log the decision.
 
     - Grants are read only when a tool needs a human: allow and deny cost no extra query.
+    - `snapshot_version`: the policy snapshot's version if the caller read it already.
     - Raises policies.evaluation.InvalidCall (unknown connector or tool) before writing anything.
     """
     now = timezone.now()
-    snapshot = current_snapshot()
+    snapshot = current_snapshot(version=snapshot_version)
     decision = evaluate(snapshot, call, now=now)
     if decision.person_id and any(t.decision in NEEDS_HUMAN for t in decision.tools):
         grants = active_grants(
@@ -77,18 +79,20 @@ def decide_call(
             decision = evaluate(snapshot, call, now=now, grants=grants)
     if decision.decision != APPROVAL_REQUIRED:
         # One INSERT is atomic on its own: no BEGIN/COMMIT round trips on the hot path.
-        return _record_outcome(decision, call, api_key, note, agent, arguments, now)
-    with transaction.atomic():
-        return _record_outcome(decision, call, api_key, note, agent, arguments, now)
-
-
-def _record_outcome(decision, call, api_key, note, agent, arguments, now) -> CallOutcome:
-    """The request (if approval is required) and the log line: both stored, or neither."""
-    access_request = None
-    if decision.decision == APPROVAL_REQUIRED:
+        return _logged(decision, None, call, api_key, agent, now)
+    key = _dedupe_key(decision, api_key, arguments)
+    pending = _pending_request(key)
+    if pending is not None:  # the same call again: read, log, no transaction
+        return _logged(decision, pending, call, api_key, agent, now)
+    with transaction.atomic():  # the request and its log line: both stored, or neither
         access_request = request_for_decision(
             decision=decision, api_key=api_key, note=note, agent=agent, arguments=arguments
         )
+        return _logged(decision, access_request, call, api_key, agent, now)
+
+
+def _logged(decision, access_request, call, api_key, agent, now) -> CallOutcome:
+    """Write the decision's log line and return the outcome."""
     decision_log_write(
         decision=decision,
         call=call,
@@ -100,20 +104,27 @@ def _record_outcome(decision, call, api_key, note, agent, arguments, now) -> Cal
     return CallOutcome(decision=decision, access_request=access_request)
 
 
+def _dedupe_key(decision: Decision, api_key: ApiKey | None, arguments: Any) -> str:
+    return dedupe_key_for(
+        requester_id=decision.person_id,
+        connector_id=decision.connector_id,
+        tool_ids=decision.approval_tool_ids,
+        arguments=arguments,
+        api_key_id=api_key.pk if api_key else None,
+    )
+
+
+def _pending_request(key: str) -> AccessRequest | None:
+    return AccessRequest.objects.filter(dedupe_key=key, status=AccessRequest.Status.PENDING).first()
+
+
 def request_for_decision(
     *, decision: Decision, api_key: ApiKey | None, note: str, agent: str, arguments: Any
 ) -> AccessRequest:
     """The pending request for this call: the existing one when the same call is pending."""
     tool_ids = decision.approval_tool_ids
-    key = dedupe_key_for(
-        requester_id=decision.person_id,
-        connector_id=decision.connector_id,
-        tool_ids=tool_ids,
-        arguments=arguments,
-        api_key_id=api_key.pk if api_key else None,
-    )
-    pending = AccessRequest.Status.PENDING
-    existing = AccessRequest.objects.filter(dedupe_key=key, status=pending).first()
+    key = _dedupe_key(decision, api_key, arguments)
+    existing = _pending_request(key)
     if existing is not None:
         return existing
     tools = sorted(Tool.objects.filter(pk__in=tool_ids), key=lambda t: tool_ids.index(t.pk))
