@@ -12,7 +12,13 @@ import sys
 import time
 from pathlib import Path
 
-from bench import bench_decisions_api, bench_evaluation, bench_requests_page
+from bench import (
+    bench_decisions_api,
+    bench_email_latency,
+    bench_evaluation,
+    bench_requests_page,
+    bench_sweep,
+)
 from bench.common import BENCH_DATABASE_URL, Result, setup_django
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
@@ -20,6 +26,8 @@ BENCHES = {
     "evaluation": ("Policy evaluation in process", bench_evaluation),
     "requests_page": ("Requests page and review panel", bench_requests_page),
     "decisions_api": ("Decisions API under load", bench_decisions_api),
+    "email_latency": ("Request to email, one worker", bench_email_latency),
+    "sweep": ("The sweep over 100,000 due reminders", bench_sweep),
 }
 
 
