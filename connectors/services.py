@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.staticfiles import finders
 from django.db import transaction
 from django.utils import timezone
 
@@ -166,6 +167,7 @@ class CatalogReport:
     tools_created: list[str] = field(default_factory=list)
     tools_updated: list[str] = field(default_factory=list)
     tools_not_in_catalog: list[str] = field(default_factory=list)
+    icons_missing: list[str] = field(default_factory=list)
     dry_run: bool = False
 
     @property
@@ -209,12 +211,15 @@ def catalog_load(
 
 def _load_connector(entry: CatalogConnector, report: CatalogReport) -> None:
     """One catalog connector and its tools, created or brought up to date."""
+    icon = entry.icon if icon_exists(entry.icon) else ""
+    if not icon:
+        report.icons_missing.append(entry.icon)
     connector = Connector.objects.select_for_update().filter(slug=entry.slug).first()
     if connector is None:
-        connector = Connector.objects.create(slug=entry.slug, name=entry.name, icon=entry.icon)
+        connector = Connector.objects.create(slug=entry.slug, name=entry.name, icon=icon)
         report.connectors_created.append(entry.slug)
-    elif (connector.name, connector.icon) != (entry.name, entry.icon):
-        connector.name, connector.icon = entry.name, entry.icon
+    elif (connector.name, connector.icon) != (entry.name, icon):
+        connector.name, connector.icon = entry.name, icon
         connector.save(update_fields=["name", "icon", "updated_at"])
         report.connectors_updated.append(entry.slug)
     existing = {tool.key: tool for tool in connector.tools.select_for_update()}
@@ -232,6 +237,11 @@ def _load_connector(entry: CatalogConnector, report: CatalogReport) -> None:
             tool.save(update_fields=changed)
             report.tools_updated.append(spec.key)
     report.tools_not_in_catalog.extend(sorted(existing))
+
+
+def icon_exists(name: str) -> bool:
+    """Whether static/icons/connectors/<name>.svg exists (else pages show the generic icon)."""
+    return finders.find(f"icons/connectors/{name}.svg") is not None
 
 
 def _refresh_tool(tool: Tool, description: str, access: str) -> list[str]:

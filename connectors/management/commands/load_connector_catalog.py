@@ -62,5 +62,8 @@ class Command(BaseCommand):
             label = label.replace(" ", f" {verb} ", 1) if verb and "kept" not in label else label
             shown = f" ({', '.join(names)})" if names and len(names) <= 12 else ""
             self.stdout.write(f"{label}: {len(names)}{shown}")
+        if report.icons_missing:
+            missing = ", ".join(report.icons_missing)
+            self.stdout.write(f"No icon file for {missing}: the generic icon is shown.")
         if report.dry_run:
             self.stdout.write("Dry run: nothing was stored.")
