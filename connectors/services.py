@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.staticfiles import finders
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 
@@ -22,6 +24,7 @@ from connectors.catalog import CatalogConnector
 from connectors.classification import classify_tool
 from connectors.models import Connector, Tool
 
+BASE_URL = URLValidator(schemes=["https", "http"])
 SECRET_REPLACED = "secret replaced"  # noqa: S105 (audit wording, not a secret)
 SECRET_REMOVED = "secret removed"  # noqa: S105
 
@@ -113,14 +116,20 @@ def connector_set_credentials(
 
     - A blank client_secret keeps the stored one; the new one is stored encrypted.
     - Managed mode forgets the company's client: a secret nobody uses is not kept around.
-    - The caller (the form) has checked the values; a bring-your-own client needs a secret.
+    - A bring-your-own client needs an ID and a secret (new or stored): ValueError otherwise,
+      like an unknown mode or a base URL that is not http(s); nothing is stored then.
     """
     if mode not in Connector.CredentialMode.values:
         raise ValueError(f"Unknown credential mode: {mode!r}")
+    _check_base_url(base_url.strip())
     with transaction.atomic():
         locked = Connector.objects.select_for_update().get(pk=connector.pk)
         before = _credentials(locked)
         secret_note = _apply_credentials(locked, mode, client_id, client_secret, base_url)
+        if mode == Connector.CredentialMode.BYO and not (
+            locked.client_id and locked.client_secret_encrypted
+        ):
+            raise ValueError("Bring your own credentials need a client ID and a client secret.")
         after = _credentials(locked)
         if after == before and not secret_note:
             return locked
@@ -137,6 +146,15 @@ def connector_set_credentials(
             after=after,
         )
     return locked
+
+
+def _check_base_url(base_url: str) -> None:
+    if not base_url:
+        return
+    try:
+        BASE_URL(base_url)
+    except ValidationError:
+        raise ValueError(f"Not an http(s) URL: {base_url[:100]!r}") from None
 
 
 def _apply_credentials(

@@ -181,3 +181,20 @@ def test_managed_mode_forgets_the_company_client(calendar, admin_user):
     assert (calendar.client_id, calendar.client_secret_encrypted, calendar.base_url) == ("", "", "")
     assert calendar.client_secret_set_at is None
     assert AuditEntry.objects.order_by("-id").first().after["client_secret"] == "secret removed"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"mode": "byo", "client_id": "a"},
+        {"mode": "byo", "client_id": "  ", "client_secret": SECRET},
+        {"mode": "byo", "client_id": "a", "client_secret": SECRET, "base_url": "javascript:x"},
+        {"mode": "custom"},
+    ],
+)
+def test_incomplete_or_bad_credentials_are_refused_and_store_nothing(calendar, admin_user, fields):
+    before = Connector.objects.values().get(pk=calendar.pk)
+    with pytest.raises(ValueError):
+        services.connector_set_credentials(connector=calendar, actor=admin_user, **fields)
+    assert Connector.objects.values().get(pk=calendar.pk) == before
+    assert not AuditEntry.objects.exists()
