@@ -56,6 +56,7 @@ run: $(VENV)/.installed-local
 	mkdir -p var/broker var/broker-processed var/broker-control var/mail
 	$(RUN_ENV) $(PY) manage.py migrate --noinput
 	$(RUN_ENV) $(PY) manage.py seed_demo
+	$(RUN_ENV) $(PY) manage.py load_connector_catalog
 	@echo
 	@echo "================================================================"
 	@echo "  agenwork is starting on  http://127.0.0.1:$(PORT)/"

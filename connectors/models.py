@@ -29,6 +29,7 @@ class Connector(models.Model):
     )
     client_id = models.CharField(max_length=500, blank=True)
     client_secret_encrypted = models.TextField(blank=True, help_text="Write-only, encrypted.")
+    client_secret_set_at = models.DateTimeField(null=True, blank=True)
     base_url = models.URLField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -56,6 +57,9 @@ class Tool(models.Model):
     key = models.CharField(max_length=200, help_text="API identifier, e.g. github_repos_list")
     description = models.CharField(max_length=500, blank=True)
     access = models.CharField(max_length=8, choices=Access.choices, default=Access.READ)
+    access_overridden = models.BooleanField(
+        default=False, help_text="Set by an admin: the catalog never changes it back."
+    )
     enabled = models.BooleanField(default=True)
 
     class Meta:
