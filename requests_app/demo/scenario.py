@@ -146,11 +146,16 @@ def _seed_connectors() -> tuple[dict[str, Connector], dict[str, Tool]]:
         )
         connectors[slug] = connector
         for key, access, description in tool_specs:
+            # An access kind an admin chose by hand survives a second seed, as with the catalog.
             tools[key], _ = Tool.objects.update_or_create(
                 connector=connector,
                 key=key,
-                defaults={"access": access, "description": description, "enabled": True},
+                defaults={"description": description, "enabled": True},
+                create_defaults={"access": access, "description": description, "enabled": True},
             )
+            if tools[key].access != access and not tools[key].access_overridden:
+                tools[key].access = access
+                tools[key].save(update_fields=["access"])
     return connectors, tools
 
 
