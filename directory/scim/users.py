@@ -1,7 +1,8 @@
 """SCIM Users: a Person as a resource, a resource (or PATCH) as a Person's new fields.
 
-- agenwork identifies people by email: userName and the work email are the same attribute (a
-  request naming both keeps the work email). A userName that is not an email is invalidValue.
+- agenwork knows a person by email, and that is the userName (the attribute Okta and Entra ID
+  match users on): a userName that is not an email is invalidValue. `emails` are read (and must
+  be well formed) but never override the userName; a resource lists the userName as work email.
 - Phone numbers are kept when they read as E.164 once spaces, dashes and brackets are removed;
   other attributes (title, addresses, the enterprise extension) are accepted and not stored.
 - `active: false` deactivates (the IdP's deactivation), `active: true` reactivates; neither
@@ -106,8 +107,7 @@ def draft_from_resource(body: Any) -> UserDraft:
     if not isinstance(body.get("userName"), str) or not body["userName"].strip():
         raise invalid_value("userName is required.")
     draft = UserDraft()
-    # The work email is applied after userName, so it wins when the two differ.
-    for key, value in sorted(body.items(), key=lambda item: item[0].lower() == "emails"):
+    for key, value in body.items():
         if key in ("schemas", "id", "meta", "password", "groups"):
             continue
         set_attribute(draft, parse_path(key), value, "replace")
@@ -144,14 +144,13 @@ def set_attribute(draft: UserDraft, path: Path, value: Any, op: str) -> None:
     elif attr in ("emails", "phonenumbers") and path.sub not in (None, "value"):
         return  # type, primary, display: nothing agenwork keeps
     elif attr == "emails":
-        email = _pick(path, value, "emails")
-        if email is not None or op != "remove":
-            _set_email(draft, email, "emails")
+        _pick(path, value, "emails")  # checked, not stored: the userName is the email
     elif attr == "phonenumbers":
         draft.phone = _phone(_pick(path, value, "phoneNumbers"))
 
 
 def _set_email(draft: UserDraft, value: Any, name: str) -> None:
+    """The userName, which agenwork keeps as the person's email."""
     text = as_text(value, name, max_length=254)
     if not text:
         raise invalid_value(f"{name} cannot be empty: a person is known by email.")
