@@ -119,8 +119,10 @@ def person_requests(person: Person) -> list[AccessRequest]:
     """The person's latest access requests (the requester index)."""
     return list(
         AccessRequest.objects.filter(requester=person)
-        .only("public_id", "connector_name", "first_tool_key", "tool_count", "status", "created_at")
-        .order_by("-created_at", "-id")[:RECENT]
+        .only(
+            "public_id", "connector_name", "first_tool_key", "tool_count", "status", "requested_at"
+        )
+        .order_by("-requested_at", "-id")[:RECENT]
     )
 
 

@@ -63,3 +63,14 @@ class Scim:
 @pytest.fixture
 def scim(db) -> Scim:
     return Scim(scim_token_create(name="okta").raw_token)
+
+
+def commit_snapshot_changes() -> None:
+    """Run the pending snapshot bump as a commit would (tests never commit their transaction)."""
+    from django.db import connection
+
+    from policies.snapshot import _PendingBump
+
+    for _, callback, _ in list(connection.run_on_commit):
+        if isinstance(callback, _PendingBump) and not callback.done:
+            callback()
