@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
@@ -47,6 +48,8 @@ def scim_user_save(*, person: Person | None, draft: UserDraft, token: ScimToken)
             )
     except IntegrityError:
         raise _conflict("The user clashes with one saved meanwhile.") from None
+    except ValidationError as exc:
+        raise ScimError(400, " ".join(exc.messages), "invalidValue") from None
     return saved
 
 

@@ -1,4 +1,4 @@
-"""The Users page in Chromium: search a user, open the details panel, lock, see the status change."""
+"""The Users page in Chromium: search a user, open the details, lock, see the status change."""
 
 from __future__ import annotations
 

@@ -184,3 +184,19 @@ def test_help_names_the_formats_and_options(capsys):
         "JSON",
     ):
         assert word in text
+
+
+def test_a_large_file_shows_a_progress_bar(tmp_path, db):
+    path = tmp_path / "large.csv"
+    rows = "".join(f"Person {i},p{i}@example.com,,,,Staff\n" for i in range(1000))
+    path.write_text("name,email,external_id,phone,mfa,groups\n" + rows)
+    err = StringIO()
+    call_command("import_directory", str(path), stdout=StringIO(), stderr=err)
+    assert "people: 100%" in err.getvalue() and "1000/1000" in err.getvalue()
+    assert Group.objects.get(name="Staff").members.count() == 1000
+
+
+def test_create_scim_token_refuses_a_duplicate_name(db):
+    call_command("create_scim_token", "okta", stdout=StringIO(), stderr=StringIO())
+    with pytest.raises(CommandError, match="exists already"):
+        call_command("create_scim_token", "okta", stdout=StringIO(), stderr=StringIO())
