@@ -14,7 +14,7 @@ SIDEBAR = (
     ("Policies", "policies:list", "shield"),
     ("Approval flows", "approval_flows:list", "flow"),
     ("Connectors", "connectors:list", "plug"),
-    ("Users", "directory:list", "users"),
+    ("Users", "users:list", "users"),
     ("Activity", "dashboard:activity", "activity"),
     ("Settings", "gateways:list", "settings"),
 )

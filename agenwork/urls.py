@@ -14,9 +14,10 @@ urlpatterns = [
     path("policies/", include("policies.urls")),
     path("approval-flows/", include("approval_flows.urls")),
     path("connectors/", include("connectors.urls")),
-    path("users/", include("directory.urls")),
+    path("users/", include("dashboard.users.urls")),
     path("settings/api-keys/", include("gateways.urls")),
     path("api/v1/", include("api.urls")),
+    path("scim/v2/", include("directory.scim.urls")),
     path("webhooks/twilio/", include("approval_flows.urls_webhooks")),
     path("a/<path:token>/", approver_link, name="approver_link"),
     path(

@@ -18,7 +18,17 @@ class Person(models.Model):
     email = models.EmailField(max_length=254, unique=True)
     external_id = models.CharField(max_length=200, null=True, blank=True, unique=True)
     phone = models.CharField(max_length=32, blank=True, help_text="E.164, for SMS approvals")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    status = models.CharField(
+        max_length=16,
+        choices=Status.choices,
+        default=Status.ACTIVE,
+        help_text="Locked by an admin in the console; the identity provider never changes it.",
+    )
+    deactivated_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Set when the identity provider deactivates the person (import or SCIM).",
+    )
     mfa_enabled = models.BooleanField(default=False)
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
@@ -33,7 +43,11 @@ class Person(models.Model):
 
     class Meta:
         ordering = ["name", "id"]
-        indexes = [models.Index(Lower("email"), name="person_email_lower")]
+        indexes = [
+            models.Index(Lower("email"), name="person_email_lower"),
+            models.Index(fields=["created_at", "id"], name="person_created"),
+            models.Index(fields=["mfa_enabled", "email"], name="person_mfa_email"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>"
@@ -41,6 +55,17 @@ class Person(models.Model):
     @property
     def is_locked(self) -> bool:
         return self.status == self.Status.LOCKED
+
+    @property
+    def is_deactivated(self) -> bool:
+        return self.deactivated_at is not None
+
+    @property
+    def display_status(self) -> str:
+        """What the Users page shows: Deactivated (by the IdP) before Locked (by an admin)."""
+        if self.is_deactivated:
+            return "deactivated"
+        return self.status
 
     @property
     def initials(self) -> str:
@@ -63,3 +88,25 @@ class Group(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ScimToken(models.Model):
+    """The bearer credential of an identity provider's SCIM client (Okta, Entra ID).
+
+    - Only a SHA-256 hash and a short prefix (to find the row) are stored, like gateway API keys;
+      the two kinds of credential are told apart by their scheme and never work for each other.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    prefix = models.CharField(max_length=16, unique=True)
+    token_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "SCIM token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

@@ -23,6 +23,7 @@ SEVERITY: Mapping[str, int] = {ALLOW: 0, STEP_UP: 1, APPROVAL_REQUIRED: 2, DENY:
 # Reason codes, per tool and overall.
 UNKNOWN_USER = "unknown_user"
 USER_LOCKED = "user_locked"
+USER_DEACTIVATED = "user_deactivated"
 CONNECTOR_DISABLED = "connector_disabled"
 TOOL_DISABLED = "tool_disabled"
 NO_POLICY = "no_policy"
@@ -95,6 +96,7 @@ class PersonInfo:
     external_id: str | None
     locked: bool
     group_ids: frozenset[int]
+    deactivated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +308,9 @@ def evaluate(
     person = snapshot.find_person(call.user)
     if person is None:
         return _deny_all(tools, UNKNOWN_USER, f"No user is known as {call.user}.", None, connector)
+    if person.deactivated:
+        why = f"{person.email} is deactivated in the identity provider: their agents are denied."
+        return _deny_all(tools, USER_DEACTIVATED, why, person.id, connector)
     if person.locked:
         why = f"{person.email} is locked: their agents are denied everything."
         return _deny_all(tools, USER_LOCKED, why, person.id, connector)

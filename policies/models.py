@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Lower
 
 from approval_flows.models import ApprovalFlow
 from connectors.models import Connector, Tool
@@ -113,6 +114,10 @@ class DecisionLog(models.Model):
             models.Index(fields=["person", "-created_at"], name="decisionlog_person_time"),
             models.Index(fields=["connector", "-created_at"], name="decisionlog_connector_time"),
             models.Index(fields=["decision", "-created_at"], name="decisionlog_decision_time"),
+            # The Users page finds a person's decisions by email or external id, any case.
+            models.Index(
+                Lower("user_ref"), F("created_at").desc(), name="decisionlog_userref_time"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -147,14 +147,17 @@ def _load_people() -> tuple[dict[str, PersonInfo], dict[str, PersonInfo]]:
         groups.setdefault(person_id, set()).add(group_id)
     by_email: dict[str, PersonInfo] = {}
     by_external_id: dict[str, PersonInfo] = {}
-    rows = Person.objects.order_by("id").values_list("id", "email", "external_id", "status")
-    for person_id, email, external_id, status in rows:
+    rows = Person.objects.order_by("id").values_list(
+        "id", "email", "external_id", "status", "deactivated_at"
+    )
+    for person_id, email, external_id, status, deactivated_at in rows:
         person = PersonInfo(
             id=person_id,
             email=email,
             external_id=external_id or None,
             locked=status == Person.Status.LOCKED,
             group_ids=frozenset(groups.get(person_id, ())),
+            deactivated=deactivated_at is not None,
         )
         by_email.setdefault(email.lower(), person)
         if person.external_id:

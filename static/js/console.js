@@ -6,7 +6,7 @@
     event.preventDefault();
     panel.innerHTML = "";
     markRow(null);
-    var list = document.querySelector("#requests-table, #policies-table, #flows-table");
+    var list = document.querySelector("#requests-table, #policies-table, #flows-table, #people-table, #groups-table");
     if (list) history.pushState({}, "", list.getAttribute("hx-get"));
   }
   function markRow(id) {

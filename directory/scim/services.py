@@ -1,0 +1,100 @@
+"""Every write SCIM makes: people and groups saved from drafts, audited with channel "scim".
+
+- Each runs in one transaction with the row locked; a uniqueness clash is a 409 and stores
+  nothing. The policy snapshot is rebuilt after commit (policies/signals.py).
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from directory.models import Group, Person, ScimToken
+from directory.scim.errors import ScimError
+from directory.scim.groups import GroupDraft
+from directory.scim.users import UserDraft
+from directory.services import audit_group, group_members_set, group_state, person_save
+
+CHANNEL = "scim"
+
+
+def _actor(token: ScimToken) -> str:
+    return f"SCIM: {token.name}"
+
+
+def _conflict(detail: str) -> ScimError:
+    return ScimError(409, detail, "uniqueness")
+
+
+def scim_user_save(*, person: Person | None, draft: UserDraft, token: ScimToken) -> Person:
+    """Create (person None) or update a person from a draft; 409 when email or externalId clash."""
+    fields = draft.fields()
+    others = Person.objects.exclude(pk=person.pk) if person is not None else Person.objects.all()
+    if others.filter(email__iexact=fields["email"]).exists():
+        raise _conflict(f"A user with userName {fields['email']} exists already.")
+    if fields["external_id"] and others.filter(external_id=fields["external_id"]).exists():
+        raise _conflict(f"A user with externalId {fields['external_id']} exists already.")
+    try:
+        with transaction.atomic():
+            if person is not None:
+                person = Person.objects.select_for_update().get(pk=person.pk)
+            saved, _ = person_save(
+                person=person or Person(),
+                fields=fields,
+                actor=_actor(token),
+                channel=CHANNEL,
+                active=draft.active,
+            )
+    except IntegrityError:
+        raise _conflict("The user clashes with one saved meanwhile.") from None
+    except ValidationError as exc:
+        raise ScimError(400, " ".join(exc.messages), "invalidValue") from None
+    return saved
+
+
+def scim_group_save(*, group: Group | None, draft: GroupDraft, token: ScimToken) -> Group:
+    """Create (group None) or update a group and its members; 409 on a name or externalId clash."""
+    fields = draft.fields()
+    others = Group.objects.exclude(pk=group.pk) if group is not None else Group.objects.all()
+    clash = Q(name__iexact=fields["name"])
+    if fields["external_id"]:
+        clash |= Q(external_id=fields["external_id"])
+    if others.filter(clash).exists():
+        raise _conflict(f"A group named {fields['name']} (or with that externalId) exists already.")
+    try:
+        with transaction.atomic():
+            return _save_group(group, fields, draft.member_ids, token)
+    except IntegrityError:
+        raise _conflict("The group clashes with one saved meanwhile.") from None
+
+
+def _save_group(group: Group | None, fields: dict, member_ids: set[int], token: ScimToken) -> Group:
+    creating = group is None
+    if group is not None:
+        group = Group.objects.select_for_update().get(pk=group.pk)
+    group = group or Group()
+    before_members = set() if creating else set(group.members.values_list("pk", flat=True))
+    before = None if creating else {**group_state(group), "member_ids": sorted(before_members)}
+    changed = creating or any(getattr(group, k) != v for k, v in fields.items())
+    if changed:
+        for key, value in fields.items():
+            setattr(group, key, value)
+        group.save()
+    changed = group_members_set(group=group, person_ids=member_ids) or changed
+    if changed:
+        after = {**group_state(group), "member_ids": sorted(member_ids)}
+        action = "created" if creating else "updated"
+        audit_group(group, action, actor=_actor(token), before=before, after=after, channel=CHANNEL)
+    return group
+
+
+@transaction.atomic
+def scim_group_delete(*, group: Group, token: ScimToken) -> None:
+    """Delete a group (its memberships and its place in policies go with it)."""
+    members = sorted(group.members.values_list("pk", flat=True))
+    before = {**group_state(group), "member_ids": members}
+    pk = group.pk
+    group.delete()
+    group.pk = pk
+    audit_group(group, "deleted", actor=_actor(token), before=before, after=None, channel=CHANNEL)
