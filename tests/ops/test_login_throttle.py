@@ -33,9 +33,7 @@ def log_in(client: Client, username: str, password: str, address: str = "10.0.0.
     )
 
 
-def test_failures_for_one_username_block_it_even_with_the_right_password(
-    client, admin_user, clock
-):
+def test_failures_for_one_username_block_it_even_with_the_right_password(client, admin_user, clock):
     for _ in range(3):
         assert BLOCKED not in log_in(client, "admin", "wrong").content.decode()
 
