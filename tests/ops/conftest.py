@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django.core.cache import cache
 
 
 @pytest.fixture(autouse=True)
@@ -16,11 +15,3 @@ def _static_without_manifest(settings):
             **settings.STORAGES,
             "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
         }
-
-
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    """Login failures counted by one test never block another."""
-    cache.clear()
-    yield
-    cache.clear()

@@ -21,8 +21,17 @@ SHOW = (
     "import json, django; from django.conf import settings as s; django.setup(); print(json.dumps("
     "{n: getattr(s, n, None) for n in %r}, default=str))"
 )
-# Variables of the calling shell that would leak into the crafted environment.
-SETTINGS_VARIABLES = ("SECRET_KEY", "DEBUG", "SITE_URL", "DATABASE_URL", "REDIS_URL", "LOG_FORMAT")
+# Variables of the calling process that would leak into the crafted environment (the browser
+# tests allow async-unsafe calls, which `check --deploy` rightly refuses).
+SETTINGS_VARIABLES = (
+    "SECRET_KEY",
+    "DEBUG",
+    "SITE_URL",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "LOG_FORMAT",
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
+)
 
 
 def environment(**values: str) -> dict[str, str]:
@@ -176,3 +185,12 @@ def test_check_deploy_passes_under_production_settings():
     )
 
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_cache_is_redis_when_there_is_one_and_per_process_otherwise():
+    with_redis = settings_of("CACHES", REDIS_URL="redis://127.0.0.1:6379/14")
+    without = settings_of("CACHES", REDIS_URL=None)
+
+    assert with_redis["CACHES"]["default"]["BACKEND"].endswith("RedisCache")
+    assert with_redis["CACHES"]["default"]["LOCATION"] == "redis://127.0.0.1:6379/14"
+    assert without["CACHES"]["default"]["BACKEND"].endswith("LocMemCache")
