@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 import json
 import logging
+import warnings
 
 import pytest
 from celery import shared_task
+from celery.exceptions import AlwaysEagerIgnored
 
 from agenwork import logs
 from agenwork.celery import app
@@ -113,8 +115,9 @@ def test_a_published_task_carries_the_request_id_in_its_headers():
     before_task_publish.connect(capture, weak=False)
     token = logs.request_id.set("req-publish-0001")
     try:
-        with app.connection_for_write("memory://") as connection:
-            # send_task publishes even where a test made tasks eager
+        with app.connection_for_write("memory://") as connection, warnings.catch_warnings():
+            # send_task publishes even where an earlier test left tasks eager
+            warnings.simplefilter("ignore", AlwaysEagerIgnored)
             app.send_task(log_something.name, connection=connection)
     finally:
         logs.request_id.reset(token)
