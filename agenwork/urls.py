@@ -6,7 +6,10 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from agenwork.login_throttle import ThrottledAdminAuthenticationForm, ThrottledAuthenticationForm
 from requests_app.views_links import approver_link
+
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 urlpatterns = [
     path("", include("dashboard.urls")),
@@ -22,7 +25,9 @@ urlpatterns = [
     path("a/<path:token>/", approver_link, name="approver_link"),
     path(
         "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        auth_views.LoginView.as_view(
+            redirect_authenticated_user=True, authentication_form=ThrottledAuthenticationForm
+        ),
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -89,7 +89,7 @@ class ApprovalFlowTable(tables.Table):
         edit = panel_link(edit_url, "Edit", "dropdown-item")
         delete = panel_link(delete_url, "Delete", "dropdown-item text-danger")
         return format_html(
-            '<details class="dropdown row-menu" hx-on::before-request="this.open = false">'
+            '<details class="dropdown row-menu">'
             '<summary class="btn btn-sm btn-light border" aria-label="Actions for {}">⋯</summary>'
             '<div class="dropdown-menu dropdown-menu-end show" data-bs-popper="static">{}{}</div>'
             "</details>",

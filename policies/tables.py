@@ -101,7 +101,7 @@ class PolicyTable(tables.Table):
             reverse("policies:delete", args=[record.pk]), "Delete", "dropdown-item text-danger"
         )
         return format_html(
-            '<details class="dropdown row-menu" hx-on::before-request="this.open = false">'
+            '<details class="dropdown row-menu">'
             '<summary class="btn btn-sm btn-light border" aria-label="Actions for {}">⋯</summary>'
             '<div class="dropdown-menu dropdown-menu-end show" data-bs-popper="static">{}{}</div>'
             "</details>",

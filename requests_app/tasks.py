@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from agenwork.heartbeat import SWEEP, heartbeat_mark
 from approval_flows.tasks import send_notification
 from requests_app.sweep import sweep_due
 from requests_app.webhooks import webhook_deliver
@@ -36,5 +37,8 @@ def sweep() -> dict[str, int]:
 
     - A large backlog is worked off over several sweeps: each stops claiming after
       SWEEP_BUDGET_SECONDS, well inside the task time limit.
+    - Its end is the worker's heartbeat, which /healthz reads.
     """
-    return sweep_due(budget=SWEEP_BUDGET_SECONDS).counts()
+    counts = sweep_due(budget=SWEEP_BUDGET_SECONDS).counts()
+    heartbeat_mark(name=SWEEP)
+    return counts

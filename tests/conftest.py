@@ -45,6 +45,17 @@ def _fresh_policy_snapshot():
     clear_snapshot_cache()
 
 
+@pytest.fixture(autouse=True)
+def _own_cache(settings):
+    """A per-test in-memory cache: login failures of one test never throttle another."""
+    from django.core.cache import cache
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def connector(db):
     return ConnectorFactory(slug="google-calendar", name="Google Calendar")

@@ -25,6 +25,11 @@
     var open = document.querySelector("#panel [data-request], #panel [data-row]");
     markRow(open ? open.dataset.request || open.dataset.row : null);
   });
+  // A row menu closes once one of its links starts loading (no inline handlers: see the CSP).
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var menu = event.target.closest && event.target.closest("details.row-menu");
+    if (menu) menu.open = false;
+  });
   document.addEventListener("htmx:responseError", function (event) {
     var toast = document.getElementById("toast");
     var xhr = event.detail.xhr;

@@ -30,9 +30,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--to", required=True, help="an email address or +E.164 number")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="say how the message would go; send nothing"
+        )
 
     def handle(self, *args: Any, to: str, **options: Any) -> None:
         channel = channel_for(to.strip())
+        if options.get("dry_run"):
+            self.stdout.write(f"Dry run: nothing was sent. {route_line(to.strip(), channel)}")
+            return
         notification = queue_test(to.strip(), channel)
         outcome = notification_send(notification_id=notification.pk)
         notification.refresh_from_db()
@@ -82,6 +88,18 @@ def queue_test(address: str, channel: str) -> Notification:
     if notification is None:  # only a concurrent test to the same address can get here
         raise CommandError("Another test message to this address is being queued; try again")
     return notification
+
+
+def route_line(address: str, channel: str) -> str:
+    """Where a test message to `address` would go with the current settings."""
+    if channel == Notification.Channel.SMS:
+        how = "through Twilio" if twilio_configured() else "to the agenwork.sms log (no Twilio)"
+        return f"An SMS to {address} would go {how}."
+    if settings.EMAIL_BACKEND.endswith("filebased.EmailBackend"):
+        return f"An email to {address} would be written to {settings.EMAIL_FILE_PATH} (no SMTP)."
+    if settings.EMAIL_BACKEND.endswith("smtp.EmailBackend"):
+        return f"An email to {address} would go to {settings.EMAIL_HOST}:{settings.EMAIL_PORT}."
+    return f"An email to {address} would go through {settings.EMAIL_BACKEND}."
 
 
 def sent_line(notification: Notification) -> str:

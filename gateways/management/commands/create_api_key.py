@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from gateways.services import api_key_create
 
@@ -17,12 +18,21 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("name", help="a unique name, e.g. the gateway's host")
         parser.add_argument("--webhook-url", default="", help="where resolutions are POSTed")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="check the name and URL; create nothing"
+        )
 
     def handle(self, *args, name: str, webhook_url: str, **options) -> None:
         try:
-            issued = api_key_create(name=name, webhook_url=webhook_url)
+            with transaction.atomic():
+                issued = api_key_create(name=name, webhook_url=webhook_url)
+                if options.get("dry_run"):
+                    transaction.set_rollback(True)
         except ValidationError as exc:
             raise CommandError(" ".join(m for ms in exc.message_dict.values() for m in ms)) from exc
+        if options.get("dry_run"):
+            self.stdout.write(f"Dry run: the key “{name}” can be created; nothing was stored.")
+            return
         self.stderr.write(f"Created API key “{issued.api_key.name}” ({issued.api_key.prefix}…).")
         if issued.webhook_secret:
             self.stderr.write(f"Webhook signing secret (shown once): {issued.webhook_secret}")

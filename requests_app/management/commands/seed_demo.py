@@ -70,11 +70,21 @@ class Command(BaseCommand):
         parser.add_argument(
             "--seed", type=int, default=42, help="Seed of the random generator (default 42)."
         )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Say what would be added; change nothing."
+        )
 
     def handle(self, *args: Any, requests: int, seed: int, **options: Any) -> None:
         """Seed the scenario, the logins, Ana's requests, then the generated requests."""
         if requests < 0:
             raise CommandError("--requests must be 0 or more")
+        if options.get("dry_run"):
+            missing = max(requests - demo.generated_count(), 0)
+            self.stdout.write(
+                "Dry run: nothing was changed. A run would create or restore the demo scenario "
+                f"and its logins, and add {missing} generated request(s) to reach {requests}."
+            )
+            return
         started = time.monotonic()
         with demo.seed_lock():
             scenario = demo.seed_scenario()

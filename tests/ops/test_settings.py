@@ -1,0 +1,196 @@
+"""Settings under environment combinations, read at import in a fresh interpreter each time.
+
+- HTTPS-only settings follow SITE_URL's scheme; secrets may come from files (NAME_FILE);
+  malformed values stop the start with a message naming the variable.
+- `manage.py check --deploy` passes under production settings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+SHOW = (
+    "import json, django; from django.conf import settings as s; django.setup(); print(json.dumps("
+    "{n: getattr(s, n, None) for n in %r}, default=str))"
+)
+# Variables of the calling process that would leak into the crafted environment (the browser
+# tests allow async-unsafe calls, which `check --deploy` rightly refuses).
+SETTINGS_VARIABLES = (
+    "SECRET_KEY",
+    "DEBUG",
+    "SITE_URL",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "LOG_FORMAT",
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
+)
+
+
+def environment(**values: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
+    env.update(
+        DJANGO_SETTINGS_MODULE="agenwork.settings",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        DATABASE_URL=os.environ["DATABASE_URL"],
+    )
+    env.update(values)
+    return {k: v for k, v in env.items() if v is not None}
+
+
+def run(code: str, **values: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=environment(**values),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def settings_of(*names: str, **values: str) -> dict:
+    done = run(SHOW % (names,), **values)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_https_site_url_hardens_cookies_hsts_and_redirect():
+    names = (
+        "SESSION_COOKIE_SECURE",
+        "CSRF_COOKIE_SECURE",
+        "SESSION_COOKIE_HTTPONLY",
+        "CSRF_COOKIE_HTTPONLY",
+        "SECURE_SSL_REDIRECT",
+        "SECURE_HSTS_SECONDS",
+        "SESSION_COOKIE_AGE",
+    )
+
+    found = settings_of(*names, SITE_URL="https://agenwork.example.com", DEBUG="false")
+
+    assert found["SESSION_COOKIE_SECURE"] and found["CSRF_COOKIE_SECURE"]
+    assert found["SESSION_COOKIE_HTTPONLY"] and found["CSRF_COOKIE_HTTPONLY"]
+    assert found["SECURE_SSL_REDIRECT"] is True
+    assert found["SECURE_HSTS_SECONDS"] >= 31536000
+    assert found["SESSION_COOKIE_AGE"] <= 12 * 60 * 60
+
+
+def test_plain_http_on_loopback_runs_without_https_only_settings():
+    found = settings_of(
+        "SESSION_COOKIE_SECURE",
+        "SECURE_SSL_REDIRECT",
+        "SECURE_HSTS_SECONDS",
+        SITE_URL="http://127.0.0.1:8000",
+        DEBUG="false",
+    )
+
+    assert found == {
+        "SESSION_COOKIE_SECURE": False,
+        "SECURE_SSL_REDIRECT": False,
+        "SECURE_HSTS_SECONDS": 0,
+    }
+
+
+def test_behind_proxy_trusts_x_forwarded_proto():
+    found = settings_of("SECURE_PROXY_SSL_HEADER", BEHIND_PROXY="true")
+
+    assert found["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["SECRET_KEY", "DATABASE_URL", "TWILIO_AUTH_TOKEN", "EMAIL_HOST_PASSWORD"],
+)
+def test_secrets_are_read_from_name_file(tmp_path, name):
+    value = os.environ["DATABASE_URL"] if name == "DATABASE_URL" else secrets.token_urlsafe(40)
+    secret = tmp_path / name.lower()
+    secret.write_text(value + "\n")
+
+    found = settings_of(
+        name, **{name: None, f"{name}_FILE": str(secret), "EMAIL_HOST": "smtp.example.com"}
+    )
+
+    assert found[name] == value
+
+
+def test_name_and_name_file_together_fail_at_start(tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text("x" * 60)
+
+    done = run("import django; django.setup()", SECRET_KEY_FILE=str(secret))
+
+    assert done.returncode != 0
+    assert "SECRET_KEY and SECRET_KEY_FILE are both set" in done.stderr
+
+
+def test_unreadable_secret_file_fails_at_start(tmp_path):
+    done = run(
+        "import django; django.setup()",
+        SECRET_KEY=None,
+        SECRET_KEY_FILE=str(tmp_path / "missing"),
+    )
+
+    assert done.returncode != 0
+    assert "SECRET_KEY_FILE" in done.stderr and "cannot be read" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("DEBUG", "maybe", "DEBUG='maybe' is not a boolean"),
+        ("LOGIN_COOLOFF_SECONDS", "soon", "LOGIN_COOLOFF_SECONDS='soon' is not a whole number"),
+        ("SITE_URL", "agenwork.example.com", "must be an absolute http(s) URL"),
+        ("LOG_FORMAT", "xml", "LOG_FORMAT='xml' must be json or text"),
+    ],
+)
+def test_malformed_values_fail_at_start_naming_the_variable(variable, value, message):
+    done = run("import django; django.setup()", **{variable: value})
+
+    assert done.returncode != 0
+    assert message in done.stderr
+
+
+def test_logs_are_json_in_production_and_text_with_debug():
+    production = settings_of("LOG_FORMAT", DEBUG="false")
+    development = settings_of("LOG_FORMAT", DEBUG="true")
+    chosen = settings_of("LOG_FORMAT", DEBUG="true", LOG_FORMAT="json")
+
+    assert (production, development, chosen) == (
+        {"LOG_FORMAT": "json"},
+        {"LOG_FORMAT": "text"},
+        {"LOG_FORMAT": "json"},
+    )
+
+
+def test_check_deploy_passes_under_production_settings():
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=environment(
+            SITE_URL="https://agenwork.example.com",
+            DEBUG="false",
+            SECRET_KEY=secrets.token_urlsafe(64),
+            ALLOWED_HOSTS="agenwork.example.com",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_cache_is_redis_when_there_is_one_and_per_process_otherwise():
+    with_redis = settings_of("CACHES", REDIS_URL="redis://127.0.0.1:6379/14")
+    without = settings_of("CACHES", REDIS_URL=None)
+
+    assert with_redis["CACHES"]["default"]["BACKEND"].endswith("RedisCache")
+    assert with_redis["CACHES"]["default"]["LOCATION"] == "redis://127.0.0.1:6379/14"
+    assert without["CACHES"]["default"]["BACKEND"].endswith("LocMemCache")
