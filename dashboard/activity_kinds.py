@@ -5,9 +5,9 @@ from __future__ import annotations
 from policies.evaluation import ALLOW, APPROVAL_REQUIRED, DENY, STEP_UP
 
 KIND_CHOICES = (
-    ("request", "Request history"),
-    ("decision", "API decisions"),
-    ("change", "Changes"),
+    ("request", "Request"),
+    ("decision", "API decision"),
+    ("change", "Change"),
 )
 DECISION_CHOICES = (
     (ALLOW, "Allow"),

@@ -12,7 +12,7 @@ from datetime import date
 from dashboard.figures import OUTCOMES, Figures, duration_text
 
 WIDTH, HEIGHT = 640, 240
-LEFT, RIGHT, TOP, BOTTOM = 48, 12, 12, 40
+LEFT, RIGHT, TOP, BOTTOM = 48, 12, 26, 40
 PLOT_W, PLOT_H = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 BAR_HEIGHT = 26
 
