@@ -138,7 +138,7 @@ def compute_figures(scope: Scope, now: datetime) -> Figures:
     today = timezone.localdate(now)
     requests = scope.requests()
     pending = requests.filter(status=Status.PENDING).aggregate(
-        n=Count("id"), oldest=Min("requested_at")
+        n=Count("*"), oldest=Min("requested_at")
     )
     days = [today - timedelta(days=n) for n in range(DAYS - 1, -1, -1)]
     per_day = decisions_per_day(requests, days[0])
@@ -178,7 +178,7 @@ def decisions_per_day(
         requests.filter(decided_at__gte=local_midnight(first))
         .annotate(day=TruncDate("decided_at", tzinfo=timezone.get_current_timezone()))
         .values("day", "status")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))
         .order_by()
     )
     counts: dict[tuple[date, str], int] = defaultdict(int)
@@ -212,7 +212,7 @@ def requests_by_connector(requests: QuerySet[AccessRequest], first: date) -> lis
     rows = (
         requests.filter(requested_at__gte=local_midnight(first))
         .values("connector_name")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))
         .order_by("-n", "connector_name")[:TOP_CONNECTORS]
     )
     return [(row["connector_name"], row["n"]) for row in rows]
@@ -224,7 +224,7 @@ def approver_figures(scope: Scope, since: datetime) -> list[ApproverFigures]:
     fast = Q(kind__in=APPROVAL_KINDS, response_ms__lt=RUBBER_STAMP_MS)
     rows = list(
         events.values("actor_name")
-        .annotate(n=Count("id"), fast=Count("id", filter=fast))
+        .annotate(n=Count("*"), fast=Count("response_ms", filter=fast))
         .order_by("-n", "actor_name")
     )
     medians = _medians(events, "actor_name", "response_ms", FloatField(), nulls=False)
