@@ -12,7 +12,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -27,6 +27,8 @@ from requests_app.models import AccessRequest, RequestEvent
 DECISION, REQUEST, CHANGE = "decision", "request", "change"
 SOURCES = (DECISION, REQUEST, CHANGE)
 RANK = {source: rank for rank, source in enumerate(SOURCES)}
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_MICROS = (datetime(9999, 12, 31, tzinfo=UTC) - EPOCH) // timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,8 @@ class Cursor:
     pk: int
 
     def encode(self) -> str:
-        micros = int(self.at.timestamp() * 1_000_000)
+        # Integer microseconds: a float timestamp would round and skip or repeat rows.
+        micros = (self.at - EPOCH) // timedelta(microseconds=1)
         return f"{micros}.{self.rank}.{self.pk}"
 
     @classmethod
@@ -48,10 +51,9 @@ class Cursor:
         if len(parts) != 3 or not all(part.isdigit() and len(part) <= 20 for part in parts):
             return None
         micros, rank, pk = map(int, parts)
-        if rank >= len(SOURCES) or micros > 253_402_300_799_000_000:
+        if rank >= len(SOURCES) or micros > LATEST_MICROS:
             return None
-        at = datetime.fromtimestamp(micros / 1_000_000, tz=UTC)
-        return cls(at, rank, pk)
+        return cls(EPOCH + timedelta(microseconds=micros), rank, pk)
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,7 @@ def request_events(wanted: TrailFilter) -> QuerySet[RequestEvent] | None:
     if wanted.kind not in ("", REQUEST) or wanted.object_type not in ("", "request"):
         return None
     qs = RequestEvent.objects.select_related("request").only(
-        *("kind", "actor_name", "channel", "message", "data", "created_at", "response_ms"),
+        *("kind", "actor_name", "channel", "message", "created_at", "response_ms"),
         *("request__public_id", "request__requester_name", "request__connector_name"),
         "request__first_tool_key",
         "request__tool_count",
