@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from dashboard.charts import PLOT_H, decisions_chart, nice_max
 from dashboard.figures import Scope, compute_figures, duration_text, local_midnight
+from requests_app.links import link_create
 from requests_app.models import AccessRequest
 from requests_app.opened import opened_token
 from tests.factories import ConnectorFactory, ToolFactory, make_request
@@ -323,3 +324,15 @@ def test_cached_figures_cost_no_query(admin_client, known):
     with CaptureQueriesContext(connection) as queries:
         admin_client.get("/")
     assert len(queries) == 4  # session, user, widget rows, the sidebar's person
+
+
+def test_an_approvers_link_decisions_count_as_their_own(
+    approver_client, approver_user, access_request
+):
+    token = link_create(access_request=access_request, person=approver_user.person, channel="sms")
+    opened = opened_token(access_request.public_id, now_ms=int(time.time() * 1000) - 1_000)
+    Client().post(f"/a/{token}/", {"decision": "approve", "opened": opened})
+    rows = approver_rows(html(approver_client.get("/")))
+    assert rows == {
+        "Dana Levi": ["Dana Levi", "1", rows["Dana Levi"][2], "1 possible rubber-stamp"]
+    }
