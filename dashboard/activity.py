@@ -48,7 +48,8 @@ class Cursor:
     def decode(cls, raw: str) -> Cursor | None:
         """The cursor in `raw`, or None when it is not one this page wrote."""
         parts = raw.split(".")
-        if len(parts) != 3 or not all(part.isdigit() and len(part) <= 20 for part in parts):
+        digits = all(p.isascii() and p.isdecimal() and len(p) <= 20 for p in parts)
+        if len(parts) != 3 or not digits:
             return None
         micros, rank, pk = map(int, parts)
         if rank >= len(SOURCES) or micros > LATEST_MICROS:

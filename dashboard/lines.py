@@ -133,7 +133,8 @@ def _decision_line(log: DecisionLog) -> Line:
 def _change_line(entry: AuditEntry) -> Line:
     url = ""
     url_name = OBJECT_URLS.get(entry.object_type)
-    if url_name and entry.object_id.isdigit() and entry.action != AuditEntry.Action.DELETED:
+    digits = entry.object_id.isascii() and entry.object_id.isdecimal()
+    if url_name and digits and entry.action != AuditEntry.Action.DELETED:
         try:
             url = reverse(url_name, args=[entry.object_id])
         except NoReverseMatch:

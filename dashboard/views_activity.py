@@ -55,7 +55,8 @@ def parse_filters(request: HttpRequest) -> tuple[TrailFilter | None, list[str], 
 
 def _per_page(request: HttpRequest, notices: list[str]) -> int:
     raw = request.GET.get("per_page", "")
-    if raw and not (raw.isdigit() and int(raw) in PAGE_SIZES):
+    # isdecimal() alone accepts other scripts' digits; int() would then fail.
+    if raw and not (raw.isascii() and raw.isdecimal() and int(raw) in PAGE_SIZES):
         notices.append(f"Ignored per page “{raw[:20]}”.")
         return PAGE_SIZES[0]
     return int(raw) if raw else PAGE_SIZES[0]

@@ -256,6 +256,9 @@ def test_bad_filter_values_show_a_notice_and_no_rows(admin_client, trail, params
         ({"after": "9" * 30 + ".1.1"}, "Ignored page position"),
         ({"per_page": "7"}, "Ignored per page “7”."),
         ({"per_page": "-25"}, "Ignored per page “-25”."),
+        ({"per_page": "²5"}, "Ignored per page “²5”."),
+        ({"after": "1.².1"}, "Ignored page position “1.².1”"),
+        ({"after": "١٢.1.1"}, "Ignored page position"),
     ],
 )
 def test_bad_page_values_are_ignored_with_a_notice(admin_client, trail, params, notice):
