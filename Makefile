@@ -5,10 +5,11 @@
 #   make lint     ruff check + ruff format --check
 #   make format   ruff format + ruff check --fix
 #   make bench    the benchmarks (python -m bench; BENCH_ARGS='--requests 1000')
+#   make screenshots  the README's PNGs in docs/screenshots/ (a throwaway demo + Chromium)
 #   make clean    remove var/, staticfiles/ and caches (keeps .venv)
 
 .SUFFIXES:
-.PHONY: help run test pytest lint format bench services clean
+.PHONY: help run test pytest lint format bench services screenshots clean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -99,6 +100,10 @@ BENCH_ARGS ?=
 bench: $(VENV)/.installed-dev services
 	@test -f bench/__main__.py || { echo "make bench: bench/__main__.py is not written yet" >&2; exit 1; }
 	$(PY) -m bench $(BENCH_ARGS)
+
+# A throwaway SQLite demo in a temporary folder, runserver on a free port, headless Chromium.
+screenshots: $(VENV)/.installed-dev
+	$(PY) scripts/screenshots.py
 
 clean:
 	rm -rf var staticfiles .pytest_cache .ruff_cache

@@ -1,12 +1,17 @@
-"""The Dashboard: the pending requests an admin or approver should look at first."""
+"""The Dashboard: the pending requests to look at first, and the figures an admin watches."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 
+from dashboard.charts import connectors_chart, decisions_chart, time_to_decision_chart
+from dashboard.figures import RUBBER_STAMP_MS, Scope, dashboard_figures, duration_text
 from requests_app.models import AccessRequest
 from requests_app.selectors import approver_flow_ids, request_list
 
@@ -15,16 +20,32 @@ PENDING_WIDGET_SIZE = 8
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
+    """Admins: every request and approver; approvers: their flows and their own figures."""
     flow_ids = approver_flow_ids(request.user)
     if flow_ids == []:
         raise PermissionDenied("Your login has no access to agenwork yet. Ask an admin.")
     pending = request_list(request.user, flow_ids).filter(status=AccessRequest.Status.PENDING)
     rows = list(pending.order_by("-requested_at", "-id")[: PENDING_WIDGET_SIZE + 1])
+    figures = dashboard_figures(Scope(flow_ids=flow_ids, user=request.user))
     return render(
         request,
         "dashboard/home.html",
         {
             "pending_rows": rows[:PENDING_WIDGET_SIZE],
             "more_pending": len(rows) > PENDING_WIDGET_SIZE,
+            "figures": figures,
+            "oldest_pending_age": oldest_age(figures.oldest_pending_at),
+            "charts": [
+                decisions_chart(figures),
+                time_to_decision_chart(figures),
+                connectors_chart(figures),
+            ],
+            "all_approvers": flow_ids is None,
+            "rubber_stamp_seconds": RUBBER_STAMP_MS // 1000,
         },
     )
+
+
+def oldest_age(oldest: datetime | None) -> str:
+    """How long the oldest pending request has waited, or "" when none is waiting."""
+    return "" if oldest is None else duration_text(timezone.now() - oldest)

@@ -132,7 +132,9 @@ class LinkSpent(Exception):
 
 
 @transaction.atomic
-def link_decide(*, link: ApproverLink, approve: bool, comment: str = "") -> AccessRequest:
+def link_decide(
+    *, link: ApproverLink, approve: bool, comment: str = "", response_ms: int | None = None
+) -> AccessRequest:
     """Spend the link and decide through it; nothing changes when either step loses a race."""
     if not link_spend(link):
         raise LinkSpent
@@ -142,6 +144,7 @@ def link_decide(*, link: ApproverLink, approve: bool, comment: str = "") -> Acce
         approve=approve,
         channel=link.channel,
         comment=comment,
+        response_ms=response_ms,
     )
 
 
@@ -153,12 +156,13 @@ def person_decide(
     approve: bool,
     channel: str,
     comment: str = "",
+    response_ms: int | None = None,
 ) -> AccessRequest:
     """Approve or deny as this person (no login); raises RequestAlreadyDecided when too late.
 
     - Every other link of this person on this request is spent with the decision.
     """
-    actor = Actor(name=person.name, channel=channel, user=None)
+    actor = Actor(name=person.name, channel=channel, user=None, response_ms=response_ms)
     # A vote: the flow may need several approvals (requests_app.voting).
     vote = RequestApproval.Vote.APPROVE if approve else RequestApproval.Vote.DENY
     request_vote(

@@ -48,6 +48,8 @@ class Actor:
     name: str
     channel: str
     user: AbstractBaseUser | None = None
+    # How long the person looked at the request before deciding (requests_app.opened).
+    response_ms: int | None = None
 
     @classmethod
     def for_user(cls, user: Any, channel: str = Channel.WEB) -> Actor:
@@ -195,6 +197,7 @@ def record_event(
         channel=actor.channel,
         message=message[:500],
         data=data or {},
+        response_ms=actor.response_ms,
         created_at=now or timezone.now(),
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 from uuid import UUID
 
@@ -26,6 +27,7 @@ from policies.models import Policy
 from requests_app.filtersets import AccessRequestFilterSet
 from requests_app.forms import DecisionForm
 from requests_app.models import AccessRequest
+from requests_app.opened import opened_token, response_ms
 from requests_app.selectors import (
     approver_flow_ids,
     console_person,
@@ -169,6 +171,7 @@ def _render_panel(
         "may_create_policy": may_decide and is_admin(request.user) and access_request.is_pending,
         "decision_text": "" if access_request.is_pending else describe_decision(access_request),
         "notifications": request_notifications(access_request),
+        "opened": opened_token(access_request.public_id),
     }
     htmx = request.htmx
     partial = htmx and not htmx.history_restore_request and not htmx.boosted
@@ -217,7 +220,8 @@ def _apply_decision(
     request: HttpRequest, access_request: AccessRequest, form: DecisionForm, *, approve: bool
 ) -> None:
     """An admin's decision is final; an approver's is a vote (the flow may need N approvals)."""
-    actor = Actor.for_user(request.user)
+    looked = response_ms(request.POST.get("opened", ""), access_request.public_id)
+    actor = dataclasses.replace(Actor.for_user(request.user), response_ms=looked)
     cleaned = form.cleaned_data
     if not is_admin(request.user):
         request_vote(

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods
 
 from requests_app.links import LinkCheck, LinkSpent, Problem, link_decide, link_resolve
 from requests_app.models import RequestTool
+from requests_app.opened import opened_token, response_ms
 from requests_app.services import RequestAlreadyDecided
 from requests_app.voting import VoteRefused, vote_summary
 
@@ -81,7 +82,8 @@ def _decide(request: HttpRequest, check: LinkCheck, token: str) -> HttpResponse:
         return _render(request, check, error="Choose Approve or Deny.", status=400)
     comment = request.POST.get("comment", "").strip()[:2000]
     try:
-        decided = link_decide(link=check.link, approve=approve, comment=comment)
+        looked = response_ms(request.POST.get("opened", ""), check.access_request.public_id)
+        decided = link_decide(link=check.link, approve=approve, comment=comment, response_ms=looked)
     except (RequestAlreadyDecided, LinkSpent, VoteRefused):
         # Someone won the race; nothing changed: read again and say who.
         return _render(request, link_resolve(token))
@@ -107,6 +109,7 @@ def _render(
         "arguments": arguments_summary(req.arguments) if req is not None else [],
         "outcome": outcome,
         "error": error,
+        "opened": opened_token(req.public_id) if req is not None else "",
     }
     status = status or STATUS_FOR_PROBLEM.get(check.problem or "", 200)
     return render(request, TEMPLATE, context, status=status)

@@ -32,6 +32,7 @@ REQUEST_COLUMNS = (
 TOOL_COLUMNS = ("request_id", "tool_id", "position", "status")
 EVENT_COLUMNS = (
     "request_id", "kind", "actor_id", "actor_name", "channel", "message", "data", "created_at",
+    "response_ms",
 )  # fmt: skip
 JSON_COLUMNS = frozenset({"arguments", "data"})
 TABLES: tuple[tuple[type[models.Model], tuple[str, ...]], ...] = (

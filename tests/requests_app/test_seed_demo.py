@@ -321,6 +321,11 @@ def assert_events(r: AccessRequest, tools: list[RequestTool], now) -> None:
     assert r.timeout_at is None and r.next_reminder_at is None
     if r.status in (Status.APPROVED, Status.DENIED):
         assert r.decided_by_id is not None
+        # How long the approver looked: known, and no longer than the request waited.
+        waited_ms = (r.decided_at - r.requested_at).total_seconds() * 1000
+        assert 0 <= event.response_ms <= waited_ms
+    else:
+        assert event.response_ms is None
     if r.status == Status.APPROVED:
         approved = sorted(t.tool_id for t in tools if t.status == RequestTool.Status.APPROVED)
         assert approved and event.data["approved_tool_ids"] == approved
