@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 import smtplib
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -19,6 +18,7 @@ import requests
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.urls import reverse
+from django.utils.crypto import salted_hmac
 from twilio.base.exceptions import (
     TwilioException,
     TwilioRestException,
@@ -111,8 +111,15 @@ class EmailTransport:
 
 
 def _message_id(notification: Notification) -> str:
-    """A Message-ID that fits `provider_id` (64 characters) and names this notification."""
-    local = f"n{notification.pk}.{secrets.token_hex(6)}"
+    """A Message-ID that fits `provider_id` (64 characters) and names this notification.
+
+    - The same for every attempt of one notification: when a worker dies between the server's
+      acceptance and our record of it, the retry carries the same Message-ID, and mailboxes that
+      collapse copies of one Message-ID (Gmail, for one) show the message once.
+    - Salted with SECRET_KEY, so two installations never share ids.
+    """
+    salt = salted_hmac("agenwork.message-id", str(notification.pk)).hexdigest()[:12]
+    local = f"n{notification.pk}.{salt}"
     domain = urlsplit(settings.SITE_URL).hostname or "agenwork.invalid"
     if len(local) + 1 + len(domain) > 64:
         domain = "agenwork.invalid"

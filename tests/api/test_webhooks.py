@@ -123,9 +123,13 @@ def hooked_gateway(hooked: IssuedKey) -> Gateway:
 
 @pytest.fixture
 def eager(settings, monkeypatch) -> None:
-    """Celery runs tasks inline, as if a worker picked them up at once."""
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+    """Celery runs tasks inline, as if a worker picked them up at once.
+
+    - The Celery config is set before Django's setting: read lazily, it would otherwise load the
+      eager setting as its original value, and monkeypatch would restore eager mode afterwards.
+    """
     monkeypatch.setitem(celery_app.conf, "task_always_eager", True)
+    settings.CELERY_TASK_ALWAYS_EAGER = True
 
 
 def pending_request(gateway: Gateway) -> AccessRequest:

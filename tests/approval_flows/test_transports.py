@@ -123,6 +123,19 @@ def test_message_id_fits_the_provider_id_column(smtp_server, settings):
     assert message_id.startswith(f"n{2**40}.")
 
 
+def test_every_attempt_of_one_notification_carries_the_same_message_id(smtp_server, settings):
+    first = EmailTransport().send(email(pk=7))
+    again = EmailTransport().send(email(pk=7))
+    other = EmailTransport().send(email(pk=8))
+    settings.SECRET_KEY = "another-installation-" + "x" * 40
+    elsewhere = EmailTransport().send(email(pk=7))
+
+    assert first == again
+    assert other != first
+    assert elsewhere != first
+    assert [m.message["Message-ID"] for m in smtp_server.messages[:2]] == [f"<{first}>"] * 2
+
+
 def test_refused_recipient_is_permanent(smtp_server):
     smtp_server.refuse("dana@example.com", "550 5.1.1 No such user here")
 

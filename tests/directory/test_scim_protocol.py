@@ -57,6 +57,13 @@ def test_create_scim_token_prints_the_token_once_on_the_last_line(db):
     assert Scim(raw).get("Users").status_code == 200
 
 
+def test_create_scim_token_dry_run_stores_nothing(db):
+    out = StringIO()
+    call_command("create_scim_token", "okta", "--dry-run", stdout=out, stderr=StringIO())
+    assert "nothing was stored" in out.getvalue()
+    assert not ScimToken.objects.exists()
+
+
 def test_discovery_documents(scim):
     config = scim.get("ServiceProviderConfig")
     assert config.status_code == 200

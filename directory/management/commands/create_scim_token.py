@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from directory.services import scim_token_create
 
@@ -17,12 +18,21 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("name", help="a unique name, e.g. okta or entra")
+        parser.add_argument("--dry-run", action="store_true", help="check the name; create nothing")
 
     def handle(self, *args, name: str, **options) -> None:
         try:
-            issued = scim_token_create(name=name)
+            with transaction.atomic():
+                issued = scim_token_create(name=name)
+                if options.get("dry_run"):
+                    transaction.set_rollback(True)
         except ValidationError as exc:
             raise CommandError(" ".join(m for ms in exc.message_dict.values() for m in ms)) from exc
+        if options.get("dry_run"):
+            self.stdout.write(
+                f"Dry run: the SCIM token “{name}” can be created; nothing was stored."
+            )
+            return
         self.stderr.write(f"Created SCIM token “{issued.token.name}” ({issued.token.prefix}…).")
         self.stderr.write("The token is shown once, on the next line. Store it now.")
         self.stdout.write(issued.raw_token)
