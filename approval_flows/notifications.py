@@ -21,6 +21,7 @@ from django.db import connections, router, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from agenwork.broker import publish_after_commit
 from approval_flows.models import Notification
 from approval_flows.transports import PermanentError, TransientError, transport_for
 from directory.models import Person
@@ -110,7 +111,7 @@ def _insert_unless_queued(row: Notification) -> int | None:
 def _enqueue(notification_id: int) -> None:
     from approval_flows.tasks import send_notification
 
-    send_notification.delay(notification_id)
+    publish_after_commit(send_notification, notification_id)
 
 
 def notification_send(*, notification_id: int, now: datetime | None = None) -> str:
