@@ -259,5 +259,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # The Twilio SDK logs every request's headers at INFO: a dozen lines for each SMS.
+        "twilio.http_client": {"level": "WARNING"},
+    },
 }
