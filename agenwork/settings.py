@@ -318,5 +318,9 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # The Twilio SDK logs every request's headers at INFO: a dozen lines for each SMS.
+        "twilio.http_client": {"level": "WARNING"},
+    },
 }

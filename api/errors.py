@@ -27,4 +27,6 @@ def error_response(error: ApiError) -> JsonResponse:
     response = JsonResponse({"error": body}, status=error.status)
     if error.status == 401:
         response["WWW-Authenticate"] = 'Bearer realm="agenwork"'
+    if error.status == 503:
+        response["Retry-After"] = "5"
     return response

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
@@ -55,6 +56,11 @@ def api_endpoint(method: str) -> Callable[[Handler], Callable[..., HttpResponse]
                 return view(request, api_key, *args, **kwargs)
             except ApiError as error:
                 return error_response(error)
+            except (OperationalError, InterfaceError):  # PostgreSQL down or restarting
+                logger.exception("API: the database is unavailable on %s", request.path)
+                return error_response(
+                    ApiError(503, "unavailable", "The database is not answering; retry shortly.")
+                )
             except Exception:
                 logger.exception("API error on %s %s", request.method, request.path)
                 return error_response(ApiError(500, "internal_error", "Something went wrong."))

@@ -20,6 +20,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from agenwork.broker import publish_after_commit
 from agenwork.crypto import hash_token, random_token
 from approval_flows.models import ApprovalLevel, Notification
 from connectors.models import Tool
@@ -193,4 +194,4 @@ def _insert_unless_queued(rows: list[Notification]) -> list[tuple[int, Any]]:
 def _hand_out(notification_ids: list[int]) -> None:
     from requests_app.tasks import hand_out_notifications
 
-    hand_out_notifications.delay(notification_ids)
+    publish_after_commit(hand_out_notifications, notification_ids)

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from agenwork.broker import publish_after_commit
 from agenwork.crypto import decrypt
 from requests_app.models import AccessRequest, WebhookDelivery
 from requests_app.serializers import request_payload
@@ -79,7 +80,7 @@ def webhook_queue(access_request: AccessRequest) -> WebhookDelivery | None:
 def _enqueue(delivery_id: int) -> None:
     from requests_app.tasks import deliver_webhook
 
-    deliver_webhook.delay(delivery_id)
+    publish_after_commit(deliver_webhook, delivery_id)
 
 
 def webhook_deliver(*, delivery_id: int, now: datetime | None = None) -> str:

@@ -56,6 +56,16 @@ def _own_cache(settings):
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _broker_not_paused():
+    """A broker refusal in one test must not pause publishing in the next one."""
+    from agenwork.broker import resume_publishing
+
+    resume_publishing()
+    yield
+    resume_publishing()
+
+
 @pytest.fixture
 def connector(db):
     return ConnectorFactory(slug="google-calendar", name="Google Calendar")

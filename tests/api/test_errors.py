@@ -13,9 +13,11 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from django.db import OperationalError
 from django.test import Client
 from django.utils import timezone
 
+from api import views
 from gateways.services import IssuedKey, api_key_revoke
 from requests_app.models import AccessRequest
 from requests_app.services import Actor, request_approve, request_deny
@@ -537,3 +539,17 @@ def test_a_connector_slug_is_matched_exactly(demo, gateway: Gateway):
 
 def test_an_unknown_user_with_an_unknown_tool_is_still_unprocessable(demo, gateway: Gateway):
     rejected(lambda: gateway.decide("nobody@x.io", CALENDAR, ["x"]), 422, "unknown_tool")
+
+
+def test_a_database_outage_answers_503_with_retry_after_and_stores_nothing(
+    demo, gateway: Gateway, monkeypatch
+):
+    def database_down(raw_key: str):
+        raise OperationalError('connection to server at "127.0.0.1", port 5432 failed')
+
+    monkeypatch.setattr(views, "api_key_authenticate", database_down)
+    before = row_counts()
+    response = gateway.post(DECISIONS_URL, VALID)
+    assert_error(response, 503, "unavailable")
+    assert response["Retry-After"] == "5"
+    assert row_counts() == before

@@ -18,7 +18,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -186,17 +186,25 @@ class Worker:
 
     env: dict[str, str]
     log_path: Path
+    concurrency: int = 1
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Worker:
         name = f"integration-{uuid.uuid4().hex[:8]}@%h"
-        command = [str(CELERY), "-A", "agenwork", "worker", "-P", "solo", "-c", "1"]
+        pool = ["-P", "solo"] if self.concurrency == 1 else ["-P", "prefork"]
+        command = [str(CELERY), "-A", "agenwork", "worker", *pool, "-c", str(self.concurrency)]
         command += ["--without-heartbeat", "--without-mingle", "--without-gossip"]
         command += ["-l", "INFO", "-n", name]
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = self.log_path.open("ab")
+        # A session of its own: a kill takes the pool's children with it, as a crash would.
         self.process = subprocess.Popen(
-            command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            command,
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         wait_for(
             lambda: self._ready(offset),
@@ -215,9 +223,9 @@ class Worker:
         return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else ""
 
     def kill(self) -> None:
-        """SIGKILL: no cleanup, no acknowledgement, exactly like a crash."""
+        """SIGKILL to the worker and its pool: no cleanup, no acknowledgement, like a crash."""
         if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
+            os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=15)
 
     def stop(self) -> None:
@@ -227,15 +235,19 @@ class Worker:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.kill()
+        if self.process:
+            with suppress(ProcessLookupError):  # children left by a worker that stopped badly
+                os.killpg(self.process.pid, signal.SIGKILL)
 
 
 @pytest.fixture
 def start_worker(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
-    """Start workers with the given environment; all are stopped when the test ends."""
+    """Start workers with the given environment (and pool size); all stop when the test ends."""
     started: list[Worker] = []
 
-    def start(env: dict[str, str]) -> Worker:
-        worker = Worker(env=env, log_path=tmp_path / "worker.log").start()
+    def start(env: dict[str, str], concurrency: int = 1) -> Worker:
+        log_path = tmp_path / "worker.log"
+        worker = Worker(env=env, log_path=log_path, concurrency=concurrency).start()
         started.append(worker)
         return worker
 
