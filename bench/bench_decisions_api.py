@@ -30,6 +30,8 @@ CONNECTIONS = 10
 TARGET_RPS = 1000.0
 TARGET_P99_MS = 25.0
 MAX_STATEMENTS = 4
+# The web tier as docker-compose runs it, sized for this machine; BENCH_GUNICORN_ARGS overrides.
+GUNICORN_ARGS = (os.environ.get("BENCH_GUNICORN_ARGS") or "--workers 4 --worker-class sync").split()
 
 CALLS = {
     "allow": {
@@ -139,35 +141,21 @@ def run_wrk(key: str, duration: int) -> str:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT % (bodies, key))
     env = {**os.environ, "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1,localhost"}
-    gunicorn = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "agenwork.wsgi",
-            "--bind",
-            f"127.0.0.1:{PORT}",
-            "--workers",
-            "4",
-            "--worker-class",
-            "sync",
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-    )
+    command = [sys.executable, "-m", "gunicorn", "agenwork.wsgi", "--bind", f"127.0.0.1:{PORT}"]
+    command += [*GUNICORN_ARGS, "--log-level", "warning"]
+    gunicorn = subprocess.Popen(command, env=env)
     try:
         _wait_until_up(f"http://127.0.0.1:{PORT}/api/v1/openapi.json")
         url = f"http://127.0.0.1:{PORT}/api/v1/decisions"
         subprocess.run(
-            ["wrk", "-t2", f"-c{CONNECTIONS}", "-d5s", "-s", script.name, url],
+            ["wrk", "-t1", f"-c{CONNECTIONS}", "-d5s", "-s", script.name, url],
             capture_output=True,
             check=True,
         )  # warm-up: workers, snapshot, plans
         done = subprocess.run(
             [
                 "wrk",
-                "-t2",
+                "-t1",
                 f"-c{CONNECTIONS}",
                 f"-d{duration}s",
                 "--latency",
@@ -206,7 +194,7 @@ def parse_wrk(output: str) -> dict[str, float]:
     return figures
 
 
-def run(duration: int = 60) -> list[Result]:
+def run(duration: int = int(os.environ.get("BENCH_API_SECONDS") or 60)) -> list[Result]:
     """Load the API for `duration` seconds and count statements; return the figures."""
     if shutil.which("wrk") is None:
         raise SystemExit("the API benchmark needs wrk: apt-get install wrk")

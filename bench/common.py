@@ -18,6 +18,9 @@ def setup_django() -> None:
     os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
     os.environ.setdefault("STATIC_ROOT", os.path.join("var", "bench-static"))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agenwork.settings")
+    # Tasks the benches cause (notifications of the requests they create) go nowhere, except
+    # where a bench starts a worker of its own and points the app at its broker.
+    os.environ.setdefault("CELERY_BROKER_URL", "memory://")
     os.environ["DEBUG"] = "false"
     import django
 
