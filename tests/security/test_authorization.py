@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 from django.test import Client
+from django.urls import include, path
 
 from tests.security.url_table import (
     MISSING_HELP,
@@ -28,6 +29,16 @@ REFUSALS = {401, 403, 404, 405}
 def test_every_url_pattern_has_an_entry_in_the_table():
     missing = unclassified_routes()
     assert not missing, MISSING_HELP.format(routes=", ".join(repr(r) for r in missing))
+
+
+def test_a_new_nested_pattern_is_discovered_and_reported_until_classified():
+    """The guard above can fail: a page added under an include is found and named."""
+    new = [path("connectors/", include([path("<int:pk>/edit/", lambda r, pk: None)]))]
+    routes = list(discovered_routes(new))
+
+    assert routes == ["connectors/<int:pk>/edit/"]
+    assert unclassified_routes(routes) == routes
+    assert "connectors/<int:pk>/edit/" in MISSING_HELP.format(routes=repr(routes[0]))
 
 
 def test_the_table_names_no_url_that_is_gone():

@@ -63,7 +63,11 @@ def test_a_post_without_a_token_is_refused_and_changes_nothing(csrf_admin, world
     if route in EXEMPT_BY_DESIGN:
         assert REFUSED_MARK not in response, f"{url} is exempt by design: Bearer key or signature"
     else:
-        assert response.status_code == 403, f"POST {url} without a CSRF token was not refused"
+        assert response.status_code == 403, (
+            f"POST {url} without a CSRF token was not refused. If it is authenticated by a token "
+            "or a signature, list it in EXEMPT_BY_DESIGN here and set csrf_exempt=True in "
+            "tests/security/url_table.py."
+        )
         assert REFUSED_MARK in response, f"POST {url} was refused, but not by the CSRF check"
     assert response.status_code in {401, 403, 404, 405}
     assert changed_tables(before, db_fingerprint()) == []

@@ -13,12 +13,15 @@ When you add a page, add one line to ROUTES, keyed by its full route as the reso
 - `public(...)` — anyone, logged in or not.
 
 A route with parameters also says how to build a concrete URL from the `World` of
-tests/security/conftest.py (`url=lambda w: ...`).
+tests/security/world.py (`url=lambda w: ...`; add the object there if it is new). Anything else
+(a SCIM endpoint with its own token, /healthz) can be a plain `Route(get=roles(...), post=...)`;
+a route authenticated by a token or a signature instead of a session sets `csrf_exempt=True`
+and is listed in EXEMPT_BY_DESIGN of tests/security/test_csrf.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -225,8 +228,9 @@ def discovered_routes(patterns=None, prefix: str = "") -> Iterator[str]:
             yield route
 
 
-def unclassified_routes() -> list[str]:
-    return [route for route in discovered_routes() if route not in ROUTES]
+def unclassified_routes(routes: Iterable[str] | None = None) -> list[str]:
+    """The discovered routes that ROUTES does not classify."""
+    return [route for route in routes or discovered_routes() if route not in ROUTES]
 
 
 def concrete_url(route: str, world: World) -> str:
