@@ -35,9 +35,6 @@ class Redirect:
 
     to: str
 
-    def __str__(self) -> str:
-        return f"302→{self.to}"
-
 
 LOGIN = Redirect("/accounts/login/")
 ADMIN_LOGIN = Redirect("/admin/login/")
@@ -62,7 +59,10 @@ def action(route: Route) -> Route:
     return replace(route, acts=True)
 
 
-def roles(anonymous: Expected, outsider: Expected, approver: Expected, other, admin) -> Answers:
+def roles(
+    anonymous: Expected, outsider: Expected, approver: Expected, other: Expected, admin: Expected
+) -> Answers:
+    """The answer for each role, in the order of ROLES (other: another flow's approver)."""
     answers = (anonymous, outsider, approver, other, admin)
     return dict(zip(ROLES, answers, strict=True))
 

@@ -5,6 +5,8 @@ follows; Dana approves through her link; Lee is told it was decided elsewhere an
 the outcome. Every message goes out through the real transports (Django's locmem mail backend,
 the Twilio SDK against the local Twilio stand-in); every href of the HTML bodies and every URL
 of the text and SMS bodies is opened by GET in Chromium against the live server.
+
+Part of the security suite (tests/security/), kept here to share the one Chromium of the session.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from approval_flows.models import Notification
 from approval_flows.notifications import notification_send
 from requests_app.models import AccessRequest, ApproverLink, RequestEvent
 from requests_app.notify import notify_reminder
-from tests.browser.conftest import browser, page, problems  # noqa: F401 (fixtures)
 from tests.factories import PersonFactory, make_request
 from tests.security.world import changed_tables, db_fingerprint
 from tests.support.twilio import twilio_server  # noqa: F401 (a fixture)
@@ -70,7 +71,7 @@ def links_in_messages(twilio_server, already: set[str]) -> dict[str, str]:  # no
     return {url: where for url, where in found.items() if url not in already}
 
 
-def open_like_a_scanner(page, problems, links: dict[str, str], site: str) -> None:  # noqa: F811
+def open_like_a_scanner(page, problems, links: dict[str, str], site: str) -> None:
     for url, where in links.items():
         assert url.startswith(site + "/"), f"{where} links off the site: {url}"
         response = page.goto(url)
@@ -108,8 +109,8 @@ def scenario(
 
 
 def test_opening_every_link_of_every_message_changes_nothing_then_one_click_decides(
-    page,  # noqa: F811
-    problems,  # noqa: F811
+    page,
+    problems,
     live_server,
     twilio_server,  # noqa: F811
     scenario: AccessRequest,
