@@ -220,5 +220,6 @@ def docs(request: HttpRequest) -> HttpResponse:
     return render(request, "api/docs.html", {"spec": openapi_document()})
 
 
+@csrf_exempt  # a gateway POSTing to a mistyped URL gets the API's JSON 404, not a CSRF page
 def not_found(request: HttpRequest, path: str = "") -> JsonResponse:
     return error_response(ApiError(404, "not_found", "There is no API endpoint at this URL."))

@@ -1,0 +1,246 @@
+"""THE table of every URL of agenwork: who may GET and POST it, and what each role gets back.
+
+The security tests walk Django's URL resolver and fail for a URL pattern that has no entry here.
+When you add a page, add one line to ROUTES, keyed by its full route as the resolver spells it
+(e.g. "connectors/<int:pk>/edit/"), with a helper that says who may use it:
+
+- `admin_page(get=200, post=405)` — admins only; others 403, anonymous → login.
+- `approver_page(...)` — Dashboard and Requests: admins and approvers; outsiders 403.
+- `request_page(...)` — one request: its approvers and admins; another flow's approver 404.
+- `api(...)` — Bearer key, no session: every console role gets the same answer; CSRF-exempt.
+- `action(...)` around any of them — its POST may change data (every other POST must not).
+- `signed_webhook()` — Twilio: POST only, signature instead of a session; CSRF-exempt.
+- `public(...)` — anyone, logged in or not.
+
+A route with parameters also says how to build a concrete URL from the `World` of
+tests/security/world.py (`url=lambda w: ...`; add the object there if it is new). Anything else
+(a SCIM endpoint with its own token, /healthz) can be a plain `Route(get=roles(...), post=...)`;
+a route authenticated by a token or a signature instead of a session sets `csrf_exempt=True`
+and is listed in EXEMPT_BY_DESIGN of tests/security/test_csrf.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from tests.security.world import ROLES, World
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """A 302 to a page whose path starts with `to`."""
+
+    to: str
+
+
+LOGIN = Redirect("/accounts/login/")
+ADMIN_LOGIN = Redirect("/admin/login/")
+Expected = int | Redirect
+Answers = dict[str, Expected]
+
+
+@dataclass(frozen=True)
+class Route:
+    """What each role gets for GET and POST at one URL pattern."""
+
+    get: Answers
+    post: Answers
+    url: Callable[[World], str] | None = None
+    csrf_exempt: bool = False  # authenticated by a Bearer key or a signature, not a session
+    acts: bool = False  # its POST may change data; a POST to any other URL changes nothing
+    with_valid_key: Answers = field(default_factory=dict)  # the gateway API, by method
+
+
+def action(route: Route) -> Route:
+    """A URL whose POST acts (creates, decides, changes, deletes)."""
+    return replace(route, acts=True)
+
+
+def roles(
+    anonymous: Expected, outsider: Expected, approver: Expected, other: Expected, admin: Expected
+) -> Answers:
+    """The answer for each role, in the order of ROLES (other: another flow's approver)."""
+    answers = (anonymous, outsider, approver, other, admin)
+    return dict(zip(ROLES, answers, strict=True))
+
+
+def admin_page(get: Expected = 200, post: Expected = 405, url=None) -> Route:
+    return Route(roles(LOGIN, 403, 403, 403, get), roles(LOGIN, 403, 403, 403, post), url)
+
+
+def approver_page(get: Expected = 200, post: Expected = 405) -> Route:
+    return Route(roles(LOGIN, 403, get, get, get), roles(LOGIN, 403, post, post, post))
+
+
+def request_page(get: Answers, post: Answers, url) -> Route:
+    return Route(get, post, url)
+
+
+def api(get: Expected, post: Expected, url=None, *, valid_key: Answers) -> Route:
+    """The gateway API: a console session is no key, so every role gets the same answer;
+    `valid_key` is what a call with a valid Bearer key gets, by method."""
+    return Route(
+        roles(*[get] * 5), roles(*[post] * 5), url, csrf_exempt=True, with_valid_key=valid_key
+    )
+
+
+def signed_webhook() -> Route:
+    """Twilio's callbacks: GET is 405; a POST without a signature is 403 for everyone."""
+    return Route(roles(*[405] * 5), roles(*[403] * 5), csrf_exempt=True, acts=True)
+
+
+def public(get: Answers, post: Answers, url=None) -> Route:
+    return Route(get, post, url)
+
+
+def _request(suffix: str = ""):
+    return lambda w: f"/requests/{w.access_request.public_id}/{suffix}"
+
+
+def _api_request(suffix: str):
+    return lambda w: f"/api/v1/requests/{w.api_request.public_id}{suffix}"
+
+
+ROUTES: dict[str, Route] = {
+    # Dashboard and Activity
+    "": approver_page(post=200),
+    "activity/": Route(roles(LOGIN, 403, 403, 403, 200), roles(LOGIN, 405, 405, 405, 405)),
+    # Requests
+    "requests/": Route(roles(LOGIN, 403, 200, 200, 200), roles(LOGIN, 405, 405, 405, 405)),
+    "requests/<uuid:public_id>/": request_page(
+        get=roles(LOGIN, 403, 200, 404, 200), post=roles(LOGIN, 403, 200, 404, 200), url=_request()
+    ),
+    "requests/<uuid:public_id>/approve/": action(
+        request_page(
+            get=roles(LOGIN, 405, 405, 405, 405),
+            post=roles(LOGIN, 403, 400, 404, 400),
+            url=_request("approve/"),
+        )
+    ),
+    "requests/<uuid:public_id>/deny/": action(
+        request_page(
+            get=roles(LOGIN, 405, 405, 405, 405),
+            post=roles(LOGIN, 403, 302, 404, 302),
+            url=_request("deny/"),
+        )
+    ),
+    "requests/<uuid:public_id>/create-policy/": action(
+        request_page(
+            get=roles(LOGIN, 403, 403, 404, 200),
+            post=roles(LOGIN, 403, 403, 404, 400),
+            url=_request("create-policy/"),
+        )
+    ),
+    # Policies
+    "policies/": admin_page(),
+    "policies/new/": action(admin_page(post=400)),
+    "policies/simulate/": admin_page(),
+    "policies/preview/": action(admin_page(get=405, post=400)),
+    "policies/tools/": admin_page(),
+    "policies/<int:pk>/": admin_page(url=lambda w: f"/policies/{w.policy.pk}/"),
+    "policies/<int:pk>/edit/": action(
+        admin_page(post=400, url=lambda w: f"/policies/{w.policy.pk}/edit/")
+    ),
+    "policies/<int:pk>/delete/": action(
+        admin_page(post=302, url=lambda w: f"/policies/{w.policy.pk}/delete/")
+    ),
+    # Approval flows
+    "approval-flows/": admin_page(),
+    "approval-flows/new/": action(admin_page(post=400)),
+    "approval-flows/<int:pk>/": admin_page(url=lambda w: f"/approval-flows/{w.flow.pk}/"),
+    "approval-flows/<int:pk>/edit/": action(
+        admin_page(post=400, url=lambda w: f"/approval-flows/{w.flow.pk}/edit/")
+    ),
+    "approval-flows/<int:pk>/delete/": action(
+        admin_page(post=409, url=lambda w: f"/approval-flows/{w.flow.pk}/delete/")
+    ),
+    # Connectors, Users
+    "connectors/": admin_page(post=200),
+    "users/": admin_page(post=200),
+    # Settings → API keys
+    "settings/api-keys/": admin_page(),
+    "settings/api-keys/new/": action(admin_page(post=400)),
+    "settings/api-keys/<int:pk>/": admin_page(
+        post=200, url=lambda w: f"/settings/api-keys/{w.issued.api_key.pk}/"
+    ),
+    "settings/api-keys/<int:pk>/revoke/": action(
+        admin_page(post=302, url=lambda w: f"/settings/api-keys/{w.issued.api_key.pk}/revoke/")
+    ),
+    "settings/api-keys/<int:pk>/webhook/": action(
+        admin_page(
+            get=405, post=409, url=lambda w: f"/settings/api-keys/{w.issued.api_key.pk}/webhook/"
+        )
+    ),
+    # The gateway API
+    "api/v1/decisions": action(api(get=405, post=401, valid_key={"GET": 405, "POST": 400})),
+    "api/v1/requests/<str:public_id>": api(
+        get=401, post=405, url=_api_request(""), valid_key={"GET": 200, "POST": 405}
+    ),
+    "api/v1/requests/<str:public_id>/consume": action(
+        api(get=405, post=401, url=_api_request("/consume"), valid_key={"GET": 405, "POST": 409})
+    ),
+    "api/v1/requests/<str:public_id>/cancel": action(
+        api(get=405, post=401, url=_api_request("/cancel"), valid_key={"GET": 405, "POST": 200})
+    ),
+    "api/v1/openapi.json": public(roles(*[200] * 5), roles(*[200] * 5)),
+    "api/v1/docs/": public(roles(*[200] * 5), roles(*[200] * 5)),
+    # Unknown API URLs: a JSON 404 whatever the key (an unknown URL leaks nothing)
+    "api/v1/^(?P<path>.*)$": api(
+        get=404,
+        post=404,
+        url=lambda w: "/api/v1/no-such-endpoint",
+        valid_key={"GET": 404, "POST": 404},
+    ),
+    # Twilio's callbacks
+    "webhooks/twilio/status": signed_webhook(),
+    "webhooks/twilio/sms": signed_webhook(),
+    # The approver link: no login, the token is the credential; only its POST decides
+    "a/<path:token>/": action(
+        public(get=roles(*[200] * 5), post=roles(*[400] * 5), url=lambda w: f"/a/{w.token}/")
+    ),
+    # Django's auth views and admin
+    "accounts/login/": public(
+        get=roles(200, 302, 302, 302, 302), post=roles(200, 302, 302, 302, 302)
+    ),
+    "accounts/logout/": public(get=roles(*[405] * 5), post=roles(*[302] * 5)),
+    "admin/": action(
+        Route(
+            get=roles(ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200),
+            post=roles(ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200),
+        )
+    ),
+}
+
+# Includes whose own views check access (Django's admin): classified once, by their prefix.
+DELEGATED = {"admin/"}
+
+
+def discovered_routes(patterns=None, prefix: str = "") -> Iterator[str]:
+    """Every URL pattern the resolver knows, as its full route ("requests/<uuid:public_id>/")."""
+    for pattern in get_resolver().url_patterns if patterns is None else patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver) and route not in DELEGATED:
+            yield from discovered_routes(pattern.url_patterns, route)
+        elif isinstance(pattern, URLPattern | URLResolver):
+            yield route
+
+
+def unclassified_routes(routes: Iterable[str] | None = None) -> list[str]:
+    """The discovered routes that ROUTES does not classify."""
+    return [route for route in routes or discovered_routes() if route not in ROUTES]
+
+
+def concrete_url(route: str, world: World) -> str:
+    entry = ROUTES[route]
+    return entry.url(world) if entry.url else "/" + route
+
+
+MISSING_HELP = (
+    "URL pattern {routes} has no entry in tests/security/url_table.py ROUTES. Add one line per "
+    "route saying who may GET and POST it, e.g.\n"
+    '    "connectors/<int:pk>/": admin_page(url=lambda w: f"/connectors/{{w.connector.pk}}/"),\n'
+    "(helpers: admin_page, approver_page, request_page, api, signed_webhook, public)."
+)
