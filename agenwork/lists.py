@@ -8,6 +8,8 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import EmptyPage, PageNotAnInteger
 from django.http import HttpRequest, HttpResponse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django_htmx.http import push_url
 from django_tables2 import RequestConfig, Table
 
@@ -22,6 +24,31 @@ def int_param(request: HttpRequest, name: str) -> int | None:
         return int(request.GET.get(name) or "")
     except ValueError:
         return None
+
+
+def panel_link(url: str, text: object, css: str = "") -> SafeString:
+    """A link that opens in the side panel with htmx, and as a page without JavaScript."""
+    return format_html(
+        '<a class="{}" href="{}" hx-get="{}" hx-target="#panel" hx-swap="innerHTML" '
+        'hx-push-url="true">{}</a>',
+        css,
+        url,
+        url,
+        text,
+    )
+
+
+class ConsoleTable(Table):
+    """A list page's table: `?sort=`, `?page=`, `?per_page=`, drawn by `_lazy_table.html`.
+
+    A subclass's Meta inherits these: `class Meta(ConsoleTable.Meta)`.
+    """
+
+    class Meta:
+        order_by_field = "sort"
+        page_field = "page"
+        per_page_field = "per_page"
+        template_name = "_lazy_table.html"
 
 
 class AdminListMixin(LoginRequiredMixin):
