@@ -8,6 +8,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import EmptyPage, PageNotAnInteger
 from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django_htmx.http import push_url
@@ -24,6 +25,17 @@ def int_param(request: HttpRequest, name: str) -> int | None:
         return int(request.GET.get(name) or "")
     except ValueError:
         return None
+
+
+def panel_response(
+    request: HttpRequest, template: str, context: dict[str, Any], *, status: int = 200
+) -> TemplateResponse:
+    """The template's `#panel` partial for htmx; the full page when opened directly."""
+    htmx = request.htmx
+    partial = htmx and not htmx.history_restore_request and not htmx.boosted
+    return TemplateResponse(
+        request, template + ("#panel" if partial else ""), context, status=status
+    )
 
 
 def panel_link(url: str, text: object, css: str = "") -> SafeString:

@@ -9,14 +9,13 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 from django_filters.views import FilterView
 from django_htmx.http import push_url, trigger_client_event
 from django_tables2 import SingleTableMixin
 
-from agenwork.lists import AdminListMixin
+from agenwork.lists import AdminListMixin, panel_response
 from agenwork.roles import admin_required as roles_admin_required
 from approval_flows import selectors, services
 from approval_flows.filtersets import ApprovalFlowFilterSet
@@ -67,11 +66,8 @@ class FlowListView(AdminListMixin, SingleTableMixin, FilterView):
 def _panel(
     request: HttpRequest, template: str, context: dict[str, Any], *, status: int = 200
 ) -> HttpResponse:
-    """The template's panel partial for htmx; the full page when opened directly."""
-    htmx = request.htmx
-    partial = htmx and not htmx.history_restore_request and not htmx.boosted
-    name = f"approval_flows/{template}" + ("#panel" if partial else "")
-    return TemplateResponse(request, name, context, status=status)
+    """The approval_flows template's panel (see agenwork.lists.panel_response)."""
+    return panel_response(request, f"approval_flows/{template}", context, status=status)
 
 
 def _flow(pk: int) -> ApprovalFlow:

@@ -8,7 +8,6 @@ from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -16,7 +15,7 @@ from django_filters.views import FilterView
 from django_htmx.http import push_url, trigger_client_event
 from django_tables2 import SingleTableMixin
 
-from agenwork.lists import AdminListMixin
+from agenwork.lists import AdminListMixin, panel_response
 from agenwork.roles import admin_required as roles_admin_required
 from policies import selectors, services
 from policies.evaluation import InvalidCall, evaluate
@@ -51,11 +50,8 @@ class PolicyListView(AdminListMixin, SingleTableMixin, FilterView):
 def _panel(
     request: HttpRequest, template: str, context: dict[str, Any], *, status: int = 200
 ) -> HttpResponse:
-    """The template's panel partial for htmx; the full page when opened directly."""
-    htmx = request.htmx
-    partial = htmx and not htmx.history_restore_request and not htmx.boosted
-    name = f"policies/{template}" + ("#panel" if partial else "")
-    return TemplateResponse(request, name, context, status=status)
+    """The policies template's panel (see agenwork.lists.panel_response)."""
+    return panel_response(request, f"policies/{template}", context, status=status)
 
 
 def _policy(pk: int) -> Policy:

@@ -8,7 +8,6 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -16,7 +15,7 @@ from django_filters.views import FilterView
 from django_htmx.http import push_url, trigger_client_event
 from django_tables2 import SingleTableMixin
 
-from agenwork.lists import AdminListMixin
+from agenwork.lists import AdminListMixin, panel_response
 from agenwork.roles import admin_required
 from dashboard.users import selectors
 from dashboard.users.filtersets import GroupFilterSet, PersonFilterSet
@@ -71,12 +70,8 @@ class GroupListView(_ListView):
 
 
 def _panel(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
-    """The panel partial for htmx; the full page when opened directly."""
-    htmx = request.htmx
-    partial = htmx and not htmx.history_restore_request and not htmx.boosted
-    return TemplateResponse(
-        request, f"directory/{template}" + ("#panel" if partial else ""), context
-    )
+    """The directory template's panel (see agenwork.lists.panel_response)."""
+    return panel_response(request, f"directory/{template}", context)
 
 
 def _person_context(pk: int) -> dict[str, Any]:
