@@ -8,22 +8,11 @@ import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from agenwork.lists import ConsoleTable, panel_link
 from agenwork.templatetags.agenwork_tags import when
 from approval_flows.models import ApprovalFlow
 
 SORTS = ("name", "modified")
-
-
-def panel_link(url: str, text: str, css: str = "") -> str:
-    """A link that opens in the side panel (and as a page without JavaScript)."""
-    return format_html(
-        '<a class="{}" href="{}" hx-get="{}" hx-target="#panel" hx-swap="innerHTML" '
-        'hx-push-url="true">{}</a>',
-        css,
-        url,
-        url,
-        text,
-    )
 
 
 def channel_badges(flow: ApprovalFlow) -> str:
@@ -36,7 +25,7 @@ def _channels(flow: ApprovalFlow) -> tuple[tuple[str, str, bool], ...]:
     return (("email", "Email", flow.channel_email), ("sms", "SMS", flow.channel_sms))
 
 
-class ApprovalFlowTable(tables.Table):
+class ApprovalFlowTable(ConsoleTable):
     """Flow Name, Description, Type, Used channels, Last modified date and the row menu."""
 
     name = tables.Column(verbose_name="Flow Name", order_by=("name", "id"))
@@ -48,14 +37,10 @@ class ApprovalFlowTable(tables.Table):
     )
     menu = tables.Column(verbose_name="", accessor="pk", orderable=False, empty_values=())
 
-    class Meta:
+    class Meta(ConsoleTable.Meta):
         model = ApprovalFlow
         fields = ()
         order_by = ("name",)
-        order_by_field = "sort"
-        page_field = "page"
-        per_page_field = "per_page"
-        template_name = "_lazy_table.html"
         empty_text = "No approval flows match these filters."
         attrs = {"class": "table table-hover align-middle console-table flows-table"}
         row_attrs = {"data-row": lambda record: f"flow-{record.pk}"}

@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from agenwork.lists import ConsoleTable
 from agenwork.templatetags.agenwork_tags import connector_label
 from connectors.models import Connector
 
@@ -18,7 +19,7 @@ def status_badge(connector: Connector) -> str:
     )
 
 
-class ConnectorTable(tables.Table):
+class ConnectorTable(ConsoleTable):
     """Connector (icon and name), Status, Credentials, Tools, Enabled; sorted by name or status."""
 
     name = tables.Column(verbose_name="Connector", order_by=("name", "id"))
@@ -27,14 +28,10 @@ class ConnectorTable(tables.Table):
     tool_count = tables.Column(verbose_name="Tools", orderable=False)
     enabled = tables.Column(verbose_name="Enabled", orderable=False)
 
-    class Meta:
+    class Meta(ConsoleTable.Meta):
         model = Connector
         fields = ()
         order_by = ("name",)
-        order_by_field = "sort"
-        page_field = "page"
-        per_page_field = "per_page"
-        template_name = "_lazy_table.html"
         empty_text = "No connectors match these filters."
         attrs = {"class": "table table-hover align-middle connectors-table"}
         row_attrs = {"data-row": lambda record: f"connector-{record.slug}"}

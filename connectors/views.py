@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import PermissionDenied
-from django.core.paginator import EmptyPage, PageNotAnInteger
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -16,18 +11,16 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_filters.views import FilterView
-from django_tables2 import RequestConfig, SingleTableMixin
+from django_tables2 import SingleTableMixin
 
+from agenwork.lists import AdminListMixin
 from agenwork.roles import admin_required as roles_admin_required
-from agenwork.roles import is_admin
 from connectors import selectors, services
 from connectors.filtersets import ConnectorFilterSet
 from connectors.forms import CredentialsForm, SwitchForm, ToolAccessForm
 from connectors.models import Connector, Tool
 from connectors.tables import ConnectorTable
 
-TABLE_ID = "connectors-table"
-PAGE_SIZES = (25, 50, 100)
 ONLY_ADMINS = "Only admins can see and change connectors."
 DETAIL = "connectors/connector_detail.html"
 OAUTH_CALLBACK = "oauth/callback/"
@@ -35,52 +28,17 @@ OAUTH_CALLBACK = "oauth/callback/"
 admin_required = roles_admin_required(ONLY_ADMINS)
 
 
-class ConnectorListView(LoginRequiredMixin, SingleTableMixin, FilterView):
+class ConnectorListView(AdminListMixin, SingleTableMixin, FilterView):
     """Every connector; search, status filter, sort and page live in the URL."""
 
     table_class = ConnectorTable
     filterset_class = ConnectorFilterSet
     template_name = "connectors/connector_list.html"
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.user.is_authenticated and not is_admin(request.user):
-            raise PermissionDenied(ONLY_ADMINS)
-        return super().dispatch(request, *args, **kwargs)
+    table_id = "connectors-table"
+    only_admins = ONLY_ADMINS
 
     def get_queryset(self) -> QuerySet[Connector]:
         return selectors.connector_list()
-
-    def get_table(self, **kwargs: Any) -> ConnectorTable:
-        table = self.table_class(data=self.get_table_data(), **kwargs)
-        RequestConfig(self.request, paginate=False).configure(table)
-        table.page_sizes = PAGE_SIZES
-        per_page = self._int_param("per_page")
-        per_page = per_page if per_page in PAGE_SIZES else PAGE_SIZES[0]
-        try:
-            table.paginate(page=self._int_param("page") or 1, per_page=per_page)
-        except (EmptyPage, PageNotAnInteger):
-            table.paginate(page=table.paginator.num_pages, per_page=per_page)
-        return table
-
-    def _int_param(self, name: str) -> int | None:
-        try:
-            return int(self.request.GET.get(name, ""))
-        except ValueError:
-            return None
-
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(**kwargs)
-        context["notices"] = [
-            f"Unknown {field} “{self.request.GET.get(field, '')[:40]}”: {' '.join(errors)}"
-            for field, errors in context["filter"].form.errors.items()
-        ]
-        return context
-
-    def get_template_names(self) -> list[str]:
-        htmx = self.request.htmx
-        if htmx and not htmx.history_restore_request and htmx.target == TABLE_ID:
-            return [f"{self.template_name}#table"]
-        return [self.template_name]
 
 
 def _connector(slug: str) -> Connector:

@@ -6,6 +6,7 @@ import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from agenwork.lists import ConsoleTable, panel_link
 from agenwork.templatetags.agenwork_tags import connector_label
 from policies.models import Policy
 
@@ -13,23 +14,12 @@ SORTS = ("name", "action")
 GROUP_NAMES_SHOWN = 2
 
 
-def _panel_link(url: str, text: str, css: str = "") -> str:
-    return format_html(
-        '<a class="{}" href="{}" hx-get="{}" hx-target="#panel" hx-swap="innerHTML" '
-        'hx-push-url="true">{}</a>',
-        css,
-        url,
-        url,
-        text,
-    )
-
-
 def action_badge(action: str, label: str) -> str:
     """The action as a coloured badge: Allow green, Step up yellow, Deny red, approval orange."""
     return format_html('<span class="badge action-{}">{}</span>', action, label)
 
 
-class PolicyTable(tables.Table):
+class PolicyTable(ConsoleTable):
     """Name, Connector, Users, Groups, Tools, Action and the row menu; sorted by name or action."""
 
     name = tables.Column(verbose_name="Name", order_by=("name", "id"))
@@ -40,20 +30,16 @@ class PolicyTable(tables.Table):
     action = tables.Column(verbose_name="Action", order_by=("action_rank", "name", "id"))
     menu = tables.Column(verbose_name="", accessor="pk", orderable=False, empty_values=())
 
-    class Meta:
+    class Meta(ConsoleTable.Meta):
         model = Policy
         fields = ()
         order_by = ("name",)
-        order_by_field = "sort"
-        page_field = "page"
-        per_page_field = "per_page"
-        template_name = "_lazy_table.html"
         empty_text = "No policies match these filters."
         attrs = {"class": "table table-hover align-middle policies-table"}
         row_attrs = {"data-row": lambda record: f"policy-{record.pk}"}
 
     def render_name(self, record: Policy, value: str) -> str:
-        link = _panel_link(reverse("policies:detail", args=[record.pk]), value, "policy-link")
+        link = panel_link(reverse("policies:detail", args=[record.pk]), value, "policy-link")
         if record.enabled:
             return link
         return format_html('{} <span class="badge text-bg-light border">Disabled</span>', link)
@@ -96,8 +82,8 @@ class PolicyTable(tables.Table):
         return action_badge(record.action, record.get_action_display())
 
     def render_menu(self, record: Policy) -> str:
-        edit = _panel_link(reverse("policies:edit", args=[record.pk]), "Edit", "dropdown-item")
-        delete = _panel_link(
+        edit = panel_link(reverse("policies:edit", args=[record.pk]), "Edit", "dropdown-item")
+        delete = panel_link(
             reverse("policies:delete", args=[record.pk]), "Delete", "dropdown-item text-danger"
         )
         return format_html(

@@ -5,22 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import PermissionDenied
-from django.core.paginator import EmptyPage, PageNotAnInteger
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_filters.views import FilterView
 from django_htmx.http import push_url, trigger_client_event
-from django_tables2 import RequestConfig, SingleTableMixin
+from django_tables2 import SingleTableMixin
 
+from agenwork.lists import AdminListMixin, panel_response
 from agenwork.roles import admin_required as roles_admin_required
-from agenwork.roles import is_admin
 from policies import selectors, services
 from policies.evaluation import InvalidCall, evaluate
 from policies.filtersets import PolicyFilterSet
@@ -31,8 +27,6 @@ from policies.snapshot import current_snapshot
 from policies.tables import PolicyTable
 
 POLICIES_CHANGED = "policies-changed"
-TABLE_ID = "policies-table"
-PAGE_SIZES = (25, 50, 100)
 ONLY_ADMINS = "Only admins can see and change policies."
 ACTION_LABELS = dict(Policy.Action.choices)
 
@@ -40,71 +34,24 @@ ACTION_LABELS = dict(Policy.Action.choices)
 admin_required = roles_admin_required(ONLY_ADMINS)
 
 
-class PolicyListView(LoginRequiredMixin, SingleTableMixin, FilterView):
+class PolicyListView(AdminListMixin, SingleTableMixin, FilterView):
     """Every policy; search, action filter, sort and page live in the URL."""
 
     table_class = PolicyTable
     filterset_class = PolicyFilterSet
     template_name = "policies/policy_list.html"
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.user.is_authenticated and not is_admin(request.user):
-            raise PermissionDenied(ONLY_ADMINS)
-        return super().dispatch(request, *args, **kwargs)
+    table_id = "policies-table"
+    only_admins = ONLY_ADMINS
 
     def get_queryset(self) -> QuerySet[Policy]:
         return selectors.policy_list()
-
-    def get_table(self, **kwargs: Any) -> PolicyTable:
-        table = self.table_class(data=self.get_table_data(), **kwargs)
-        RequestConfig(self.request, paginate=False).configure(table)
-        table.page_sizes = PAGE_SIZES
-        per_page = self._int_param("per_page")
-        per_page = per_page if per_page in PAGE_SIZES else PAGE_SIZES[0]
-        try:
-            table.paginate(page=self._int_param("page") or 1, per_page=per_page)
-        except (EmptyPage, PageNotAnInteger):
-            table.paginate(page=table.paginator.num_pages, per_page=per_page)
-        return table
-
-    def _int_param(self, name: str) -> int | None:
-        try:
-            return int(self.request.GET.get(name, ""))
-        except ValueError:
-            return None
-
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(**kwargs)
-        filterset = context["filter"]
-        notices = [
-            f"Unknown {field} “{self.request.GET.get(field, '')[:40]}”: {' '.join(errors)}"
-            for field, errors in filterset.form.errors.items()
-        ]
-        context["notices"] = notices
-        return context
-
-    def render_to_response(self, context: dict[str, Any], **kwargs: Any) -> HttpResponse:
-        response = super().render_to_response(context, **kwargs)
-        if self.request.htmx.trigger == TABLE_ID:
-            # The table reloading itself after a save keeps the URL the panel has just pushed.
-            push_url(response, False)
-        return response
-
-    def get_template_names(self) -> list[str]:
-        htmx = self.request.htmx
-        if htmx and not htmx.history_restore_request and htmx.target == TABLE_ID:
-            return [f"{self.template_name}#table"]
-        return [self.template_name]
 
 
 def _panel(
     request: HttpRequest, template: str, context: dict[str, Any], *, status: int = 200
 ) -> HttpResponse:
-    """The template's panel partial for htmx; the full page when opened directly."""
-    htmx = request.htmx
-    partial = htmx and not htmx.history_restore_request and not htmx.boosted
-    name = f"policies/{template}" + ("#panel" if partial else "")
-    return TemplateResponse(request, name, context, status=status)
+    """The policies template's panel (see agenwork.lists.panel_response)."""
+    return panel_response(request, f"policies/{template}", context, status=status)
 
 
 def _policy(pk: int) -> Policy:

@@ -14,12 +14,12 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import EmptyPage, InvalidPage
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.template.response import TemplateResponse
 from django.views.decorators.http import require_http_methods, require_POST
 from django_filters.views import FilterView
 from django_htmx.http import trigger_client_event
 from django_tables2 import SingleTableMixin
 
+from agenwork.lists import panel_response
 from agenwork.pagination import DeferredJoinPaginator, capped_count
 from agenwork.roles import is_admin
 from policies.forms import PolicyForm
@@ -173,10 +173,7 @@ def _render_panel(
         "notifications": request_notifications(access_request),
         "opened": opened_token(access_request.public_id),
     }
-    htmx = request.htmx
-    partial = htmx and not htmx.history_restore_request and not htmx.boosted
-    template = "requests_app/accessrequest_detail.html" + ("#panel" if partial else "")
-    return TemplateResponse(request, template, context, status=status)
+    return panel_response(request, "requests_app/accessrequest_detail.html", context, status=status)
 
 
 @login_required

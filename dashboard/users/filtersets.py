@@ -3,48 +3,25 @@
 from __future__ import annotations
 
 import django_filters
-from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
+from agenwork.filters import choice_filter, search_filter
 from directory.models import Group, Person
 
 STATUS_CHOICES = (("active", "Active"), ("locked", "Locked"), ("deactivated", "Deactivated"))
 
 
-def _search(placeholder: str) -> forms.TextInput:
-    return forms.TextInput(
-        attrs={
-            "class": "form-control form-control-sm",
-            "type": "search",
-            "placeholder": placeholder,
-            "autocomplete": "off",
-        }
-    )
-
-
 class PersonFilterSet(django_filters.FilterSet):
     """`q` searches email and name; `status` is Active, Locked (by an admin) or Deactivated."""
 
-    q = django_filters.CharFilter(
-        method="filter_q", label="Search", widget=_search("Search email or name")
-    )
-    status = django_filters.ChoiceFilter(
-        choices=STATUS_CHOICES,
-        method="filter_status",
-        empty_label="All statuses",
-        label="Status",
-        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+    q = search_filter("Search email or name", "email", "name")
+    status = choice_filter(
+        STATUS_CHOICES, label="Status", empty_label="All statuses", method="filter_status"
     )
 
     class Meta:
         model = Person
         fields = ("q", "status")
-
-    def filter_q(self, queryset: QuerySet[Person], name: str, value: str) -> QuerySet[Person]:
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(Q(email__icontains=value) | Q(name__icontains=value))
 
     def filter_status(self, queryset: QuerySet[Person], name: str, value: str) -> QuerySet[Person]:
         if value == "deactivated":
@@ -55,14 +32,8 @@ class PersonFilterSet(django_filters.FilterSet):
 class GroupFilterSet(django_filters.FilterSet):
     """`q` searches the group's name."""
 
-    q = django_filters.CharFilter(
-        method="filter_q", label="Search", widget=_search("Search groups")
-    )
+    q = search_filter("Search groups", "name")
 
     class Meta:
         model = Group
         fields = ("q",)
-
-    def filter_q(self, queryset: QuerySet[Group], name: str, value: str) -> QuerySet[Group]:
-        value = value.strip()
-        return queryset.filter(name__icontains=value) if value else queryset

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from agenwork.lists import ConsoleTable, panel_link
 from agenwork.templatetags.agenwork_tags import when
 from directory.models import Group, Person
 
@@ -19,24 +20,12 @@ STATUS_BADGES = {
 }
 
 
-def panel_link(url: str, text: object, css: str = "") -> SafeString:
-    """A link that opens the side panel with htmx, and the full page without."""
-    return format_html(
-        '<a class="{}" href="{}" hx-get="{}" hx-target="#panel" hx-swap="innerHTML" '
-        'hx-push-url="true">{}</a>',
-        css,
-        url,
-        url,
-        text,
-    )
-
-
 def status_badge(status: str) -> SafeString:
     label, css = STATUS_BADGES[status]
     return format_html('<span class="badge {} person-status">{}</span>', css, label)
 
 
-class PersonTable(tables.Table):
+class PersonTable(ConsoleTable):
     """User, Email, Status, MFA, Created and View details; sorted by Email, MFA or Created."""
 
     name = tables.Column(verbose_name="User", orderable=False)
@@ -50,14 +39,10 @@ class PersonTable(tables.Table):
     )
     details = tables.Column(verbose_name="", accessor="pk", orderable=False)
 
-    class Meta:
+    class Meta(ConsoleTable.Meta):
         model = Person
         fields = ()
         order_by = ("email",)
-        order_by_field = "sort"
-        page_field = "page"
-        per_page_field = "per_page"
-        template_name = "_lazy_table.html"
         empty_text = "No users match these filters."
         attrs = {"class": "table table-hover align-middle people-table"}
         row_attrs = {"data-row": lambda record: f"person-{record.pk}"}
@@ -88,7 +73,7 @@ class PersonTable(tables.Table):
         return panel_link(url, "View details", "btn btn-sm btn-light border")
 
 
-class GroupTable(tables.Table):
+class GroupTable(ConsoleTable):
     """Name, Members, Policies; sort by name or members."""
 
     name = tables.Column(verbose_name="Name", order_by=("name", "id"))
@@ -97,14 +82,10 @@ class GroupTable(tables.Table):
     )
     policies = tables.Column(verbose_name="Policies", accessor="policy_count", orderable=False)
 
-    class Meta:
+    class Meta(ConsoleTable.Meta):
         model = Group
         fields = ()
         order_by = ("name",)
-        order_by_field = "sort"
-        page_field = "page"
-        per_page_field = "per_page"
-        template_name = "_lazy_table.html"
         empty_text = "No groups match this search."
         attrs = {"class": "table table-hover align-middle groups-table"}
         row_attrs = {"data-row": lambda record: f"group-{record.pk}"}

@@ -5,20 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import PermissionDenied
-from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_filters.views import FilterView
 from django_htmx.http import push_url, trigger_client_event
-from django_tables2 import RequestConfig, SingleTableMixin, Table
+from django_tables2 import SingleTableMixin
 
-from agenwork.roles import admin_required, is_admin
+from agenwork.lists import AdminListMixin, panel_response
+from agenwork.roles import admin_required
 from dashboard.users import selectors
 from dashboard.users.filtersets import GroupFilterSet, PersonFilterSet
 from dashboard.users.tables import GroupTable, PersonTable
@@ -27,57 +25,22 @@ from policies.models import Policy
 
 ONLY_ADMINS = "Only admins can see users and groups."
 PEOPLE_CHANGED = "people-changed"
-PAGE_SIZES = (25, 50, 100)
 MEMBERS_PER_PAGE = 25
 ACTION_LABELS = dict(Policy.Action.choices)
 
 only_admins = admin_required(ONLY_ADMINS)
 
 
-class _ListView(LoginRequiredMixin, SingleTableMixin, FilterView):
+class _ListView(AdminListMixin, SingleTableMixin, FilterView):
     """A tab of the Users page: filters, sort and page in the URL; htmx swaps the table."""
 
-    table_id = ""
+    only_admins = ONLY_ADMINS
     tab = ""
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.user.is_authenticated and not is_admin(request.user):
-            raise PermissionDenied(ONLY_ADMINS)
-        return super().dispatch(request, *args, **kwargs)
-
-    def get_table(self, **kwargs: Any) -> Table:
-        table = self.table_class(data=self.get_table_data(), **kwargs)
-        RequestConfig(self.request, paginate=False).configure(table)
-        table.page_sizes = PAGE_SIZES
-        per_page = _int(self.request.GET.get("per_page"))
-        per_page = per_page if per_page in PAGE_SIZES else PAGE_SIZES[0]
-        try:
-            table.paginate(page=_int(self.request.GET.get("page")) or 1, per_page=per_page)
-        except (EmptyPage, PageNotAnInteger):
-            table.paginate(page=table.paginator.num_pages, per_page=per_page)
-        return table
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        errors = context["filter"].form.errors.items()
-        context["notices"] = [
-            f"Unknown {field} “{self.request.GET.get(field, '')[:40]}”: {' '.join(problems)}"
-            for field, problems in errors
-        ]
         context.update(tab=self.tab, table_id=self.table_id)
         return context
-
-    def render_to_response(self, context: dict[str, Any], **kwargs: Any) -> HttpResponse:
-        response = super().render_to_response(context, **kwargs)
-        if self.request.htmx.trigger == self.table_id:
-            push_url(response, False)  # reloading after a lock keeps the panel's URL
-        return response
-
-    def get_template_names(self) -> list[str]:
-        htmx = self.request.htmx
-        if htmx and not htmx.history_restore_request and htmx.target == self.table_id:
-            return [f"{self.template_name}#table"]
-        return [self.template_name]
 
 
 class PersonListView(_ListView):
@@ -106,20 +69,9 @@ class GroupListView(_ListView):
         return selectors.group_list()
 
 
-def _int(raw: str | None) -> int | None:
-    try:
-        return int(raw or "")
-    except ValueError:
-        return None
-
-
 def _panel(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
-    """The panel partial for htmx; the full page when opened directly."""
-    htmx = request.htmx
-    partial = htmx and not htmx.history_restore_request and not htmx.boosted
-    return TemplateResponse(
-        request, f"directory/{template}" + ("#panel" if partial else ""), context
-    )
+    """The directory template's panel (see agenwork.lists.panel_response)."""
+    return panel_response(request, f"directory/{template}", context)
 
 
 def _person_context(pk: int) -> dict[str, Any]:

@@ -119,3 +119,25 @@ def log_in(page) -> Callable[[str], None]:
         page.wait_for_url(lambda url: "/accounts/login/" not in url)
 
     return log_in
+
+
+@pytest.fixture
+def demo(admin_user):
+    """The demo scenario (people, connectors, policies, flows, requests), with fresh snapshots."""
+    from policies.snapshot import clear_snapshot_cache
+    from requests_app.demo.scenario import seed_scenario
+
+    clear_snapshot_cache()
+    yield seed_scenario()
+    clear_snapshot_cache()
+
+
+@pytest.fixture
+def open_as_admin(page, log_in) -> Callable[[str], None]:
+    """Log in as the admin, then open `path`."""
+
+    def open_as_admin(path: str) -> None:
+        log_in("admin")
+        page.goto(path)
+
+    return open_as_admin

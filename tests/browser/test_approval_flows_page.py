@@ -9,8 +9,6 @@ import pytest
 
 from approval_flows.models import ApprovalFlow
 from audit.models import AuditEntry
-from policies.snapshot import clear_snapshot_cache
-from requests_app.demo.scenario import seed_scenario
 
 # Without Playwright the whole module skips locally; in CI the junit check fails on any skip.
 expect = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[dev]'").expect
@@ -18,18 +16,6 @@ expect = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[de
 pytestmark = pytest.mark.browser
 
 ROWS = "#flows-table tbody tr[data-row]"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_snapshot():
-    clear_snapshot_cache()
-    yield
-    clear_snapshot_cache()
-
-
-@pytest.fixture
-def demo(admin_user):
-    return seed_scenario()
 
 
 def row(page, name: str):
@@ -41,9 +27,10 @@ def next_step(panel, title: str) -> None:
     expect(panel.locator("fieldset.step:not([hidden]) > legend")).to_contain_text(title)
 
 
-def test_create_a_flow_through_the_panel_and_see_it_in_the_table(page, log_in, demo, problems):
-    log_in("admin")
-    page.goto("/approval-flows/")
+def test_create_a_flow_through_the_panel_and_see_it_in_the_table(
+    page, open_as_admin, demo, problems
+):
+    open_as_admin("/approval-flows/")
     expect(page.locator("h1")).to_have_text("Approval flows")
     expect(page.locator(ROWS)).to_have_count(1)
     page.evaluate("window.__notReloaded = true")
@@ -96,9 +83,8 @@ def test_create_a_flow_through_the_panel_and_see_it_in_the_table(page, log_in, d
     assert [e for e in problems.errors if "status of 400 (Bad Request)" not in e] == []
 
 
-def test_deleting_a_flow_in_use_is_refused_with_what_uses_it(page, log_in, demo, problems):
-    log_in("admin")
-    page.goto("/approval-flows/")
+def test_deleting_a_flow_in_use_is_refused_with_what_uses_it(page, open_as_admin, demo, problems):
+    open_as_admin("/approval-flows/")
     target = row(page, "Sales approvals")
     target.locator("summary").click()
     target.get_by_role("link", name="Delete").click()

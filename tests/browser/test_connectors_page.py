@@ -9,8 +9,6 @@ from playwright.sync_api import expect
 
 from audit.models import AuditEntry
 from connectors.models import Tool
-from policies.snapshot import clear_snapshot_cache
-from requests_app.demo.scenario import seed_scenario
 
 pytestmark = pytest.mark.browser
 
@@ -18,21 +16,8 @@ ROWS = "#connectors-table tbody tr[data-row]"
 LIST = "google-calendar_events_list"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_snapshot():
-    clear_snapshot_cache()
-    yield
-    clear_snapshot_cache()
-
-
-@pytest.fixture
-def demo(admin_user):
-    return seed_scenario()
-
-
-def test_search_open_a_connector_and_disable_a_tool(page, log_in, demo, problems):
-    log_in("admin")
-    page.goto("/connectors/")
+def test_search_open_a_connector_and_disable_a_tool(page, open_as_admin, demo, problems):
+    open_as_admin("/connectors/")
     expect(page.locator("h1")).to_have_text("Connectors")
     expect(page.locator(ROWS)).to_have_count(3)
 

@@ -9,24 +9,10 @@ from playwright.sync_api import expect
 
 from audit.models import AuditEntry
 from policies.models import Policy
-from policies.snapshot import clear_snapshot_cache
-from requests_app.demo.scenario import seed_scenario
 
 pytestmark = pytest.mark.browser
 
 ROWS = "#policies-table tbody tr[data-row]"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_snapshot():
-    clear_snapshot_cache()
-    yield
-    clear_snapshot_cache()
-
-
-@pytest.fixture
-def demo(admin_user):
-    return seed_scenario()
 
 
 def mark_document(page) -> None:
@@ -42,9 +28,8 @@ def row(page, name: str):
     return page.locator(ROWS).filter(has=page.locator(".policy-link", has_text=name))
 
 
-def test_create_a_policy_in_the_panel_and_see_it_in_the_table(page, log_in, demo, problems):
-    log_in("admin")
-    page.goto("/policies/")
+def test_create_a_policy_in_the_panel_and_see_it_in_the_table(page, open_as_admin, demo, problems):
+    open_as_admin("/policies/")
     expect(page.locator("h1")).to_have_text("Policies")
     expect(page.locator(ROWS)).to_have_count(5)
     mark_document(page)
@@ -81,9 +66,8 @@ def test_create_a_policy_in_the_panel_and_see_it_in_the_table(page, log_in, demo
     assert problems.errors == []
 
 
-def test_a_rejected_draft_shows_why_and_saves_nothing(page, log_in, demo):
-    log_in("admin")
-    page.goto("/policies/")
+def test_a_rejected_draft_shows_why_and_saves_nothing(page, open_as_admin, demo):
+    open_as_admin("/policies/")
     page.get_by_role("link", name="Create policy").click()
     panel = page.locator("#panel")
     panel.locator("#id_name").fill("Needs a flow")
@@ -96,9 +80,8 @@ def test_a_rejected_draft_shows_why_and_saves_nothing(page, log_in, demo):
     assert not Policy.objects.filter(name="Needs a flow").exists()
 
 
-def test_edit_from_the_row_menu_and_preview_what_would_change(page, log_in, demo, problems):
-    log_in("admin")
-    page.goto("/policies/")
+def test_edit_from_the_row_menu_and_preview_what_would_change(page, open_as_admin, demo, problems):
+    open_as_admin("/policies/")
     target = row(page, "No agent deletes calendar events")
     target.locator("summary").click()
     target.get_by_role("link", name="Edit").click()
@@ -122,9 +105,8 @@ def test_edit_from_the_row_menu_and_preview_what_would_change(page, log_in, demo
     assert problems.errors == []
 
 
-def test_delete_asks_for_confirmation_first(page, log_in, demo):
-    log_in("admin")
-    page.goto("/policies/")
+def test_delete_asks_for_confirmation_first(page, open_as_admin, demo):
+    open_as_admin("/policies/")
     mark_document(page)
     target = row(page, "Engineering uses GitHub")
     target.locator("summary").click()
@@ -142,9 +124,8 @@ def test_delete_asks_for_confirmation_first(page, log_in, demo):
     assert not Policy.objects.filter(name="Engineering uses GitHub").exists()
 
 
-def test_search_and_action_filter_without_a_reload(page, log_in, demo):
-    log_in("admin")
-    page.goto("/policies/")
+def test_search_and_action_filter_without_a_reload(page, open_as_admin, demo):
+    open_as_admin("/policies/")
     mark_document(page)
     page.locator("#id_q").fill("calendar")
     page.wait_for_url(re.compile(r"q=calendar"))
@@ -160,9 +141,8 @@ def test_search_and_action_filter_without_a_reload(page, log_in, demo):
     assert_not_reloaded(page)
 
 
-def test_test_a_call_shows_the_decision_and_why(page, log_in, demo, problems):
-    log_in("admin")
-    page.goto("/policies/")
+def test_test_a_call_shows_the_decision_and_why(page, open_as_admin, demo, problems):
+    open_as_admin("/policies/")
     page.get_by_role("link", name="Test a call").click()
     panel = page.locator("#panel")
     expect(panel.locator("h2")).to_have_text("Test a call")
@@ -187,9 +167,8 @@ def test_test_a_call_shows_the_decision_and_why(page, log_in, demo, problems):
     assert problems.errors == []
 
 
-def test_closing_the_panel_returns_to_the_list_url(page, log_in, demo):
-    log_in("admin")
-    page.goto("/policies/?sort=-action")
+def test_closing_the_panel_returns_to_the_list_url(page, open_as_admin, demo):
+    open_as_admin("/policies/?sort=-action")
     row(page, "Everyone may read calendars").locator(".policy-link").click()
     expect(page.locator("#panel .policy-name")).to_have_text("Everyone may read calendars")
     page.keyboard.press("Escape")

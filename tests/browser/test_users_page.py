@@ -8,29 +8,14 @@ import pytest
 from playwright.sync_api import expect
 
 from directory.models import Person
-from policies.snapshot import clear_snapshot_cache
-from requests_app.demo.scenario import seed_scenario
 
 pytestmark = pytest.mark.browser
 
 ROWS = "#people-table tbody tr[data-row]"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_snapshot():
-    clear_snapshot_cache()
-    yield
-    clear_snapshot_cache()
-
-
-@pytest.fixture
-def demo(admin_user):
-    return seed_scenario()
-
-
-def test_search_open_details_lock_and_see_the_status_change(page, log_in, demo, problems):
-    log_in("admin")
-    page.goto("/users/")
+def test_search_open_details_lock_and_see_the_status_change(page, open_as_admin, demo, problems):
+    open_as_admin("/users/")
     expect(page.locator("h1")).to_have_text("Users")
     page.evaluate("window.__notReloaded = true")
 
