@@ -1,11 +1,12 @@
 """The decisions API under gunicorn, driven by wrk on loopback.
 
-Method: gunicorn (sync workers) serves agenwork with DEBUG off against the benchmark database,
-which holds the demo scenario plus 1,000 extra policies on a connector of their own. wrk runs
-10 connections for the configured duration, each request a POST /api/v1/decisions drawn in turn
-from a mix of calls (allow, deny, no policy, step up, unknown user, and an approval-required call
-whose request is already pending, so the dedupe path answers). The statements per decision are
-counted in-process for each kind of call with Django's query capture.
+Method: gunicorn as deployed (gunicorn.conf.py: two threaded workers with keep-alive) serves
+agenwork with DEBUG off against the benchmark database, which holds the demo scenario plus 1,000
+extra policies on a connector of their own. wrk (one thread) keeps 10 connections busy for the
+configured duration, each request a POST /api/v1/decisions drawn in turn from a mix of calls
+(allow, deny, no policy, step up, unknown user, and an approval-required call whose request is
+already pending, so the dedupe path answers). The statements per decision are counted in-process
+for each kind of call with Django's query capture.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ CONNECTIONS = 10
 TARGET_RPS = 1000.0
 TARGET_P99_MS = 25.0
 MAX_STATEMENTS = 4
-# The web tier as docker-compose runs it, sized for this machine; BENCH_GUNICORN_ARGS overrides.
-GUNICORN_ARGS = (os.environ.get("BENCH_GUNICORN_ARGS") or "--workers 4 --worker-class sync").split()
+# The web tier as docker-compose runs it (gunicorn.conf.py: threaded workers, keep-alive, and
+# --workers 2 as in the compose file); BENCH_GUNICORN_ARGS overrides.
+GUNICORN_ARGS = (os.environ.get("BENCH_GUNICORN_ARGS") or "--workers 2").split()
 
 CALLS = {
     "allow": {
@@ -142,6 +144,7 @@ def run_wrk(key: str, duration: int) -> str:
         script.write(WRK_SCRIPT % (bodies, key))
     env = {**os.environ, "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1,localhost"}
     command = [sys.executable, "-m", "gunicorn", "agenwork.wsgi", "--bind", f"127.0.0.1:{PORT}"]
+    command += ["--config", str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py")]
     command += [*GUNICORN_ARGS, "--log-level", "warning"]
     gunicorn = subprocess.Popen(command, env=env)
     try:
