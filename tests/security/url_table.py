@@ -106,12 +106,12 @@ def _api_request(suffix: str):
 
 ROUTES: dict[str, Route] = {
     # Dashboard and Activity
-    "": approver_page(post=200),
+    "": Route(roles(LOGIN, 403, 200, 200, 200), roles(LOGIN, 405, 405, 405, 405)),
     "activity/": Route(roles(LOGIN, 403, 403, 403, 200), roles(LOGIN, 405, 405, 405, 405)),
     # Requests
     "requests/": Route(roles(LOGIN, 403, 200, 200, 200), roles(LOGIN, 405, 405, 405, 405)),
     "requests/<uuid:public_id>/": request_page(
-        get=roles(LOGIN, 403, 200, 404, 200), post=roles(LOGIN, 403, 200, 404, 200), url=_request()
+        get=roles(LOGIN, 403, 200, 404, 200), post=roles(LOGIN, 405, 405, 405, 405), url=_request()
     ),
     "requests/<uuid:public_id>/approve/": action(
         request_page(
@@ -164,7 +164,7 @@ ROUTES: dict[str, Route] = {
     "settings/api-keys/": admin_page(),
     "settings/api-keys/new/": action(admin_page(post=400)),
     "settings/api-keys/<int:pk>/": admin_page(
-        post=200, url=lambda w: f"/settings/api-keys/{w.issued.api_key.pk}/"
+        url=lambda w: f"/settings/api-keys/{w.issued.api_key.pk}/"
     ),
     "settings/api-keys/<int:pk>/revoke/": action(
         admin_page(post=302, url=lambda w: f"/settings/api-keys/{w.issued.api_key.pk}/revoke/")
