@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.views.decorators.http import require_GET
 
 from dashboard.charts import connectors_chart, decisions_chart, time_to_decision_chart
 from dashboard.figures import RUBBER_STAMP_MS, Scope, dashboard_figures, duration_text
@@ -19,6 +20,7 @@ PENDING_WIDGET_SIZE = 8
 
 
 @login_required
+@require_GET
 def home(request: HttpRequest) -> HttpResponse:
     """Admins: every request and approver; approvers: their flows and their own figures."""
     flow_ids = approver_flow_ids(request.user)

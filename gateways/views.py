@@ -17,7 +17,7 @@ from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.generic import ListView
 from django_tables2 import SingleTableMixin, Table
 
@@ -118,6 +118,7 @@ def _render_detail(
 
 
 @admin_required
+@require_GET
 def api_key_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """A key's facts, its webhook, the Revoke button and its webhook delivery attempts."""
     return _render_detail(request, get_object_or_404(ApiKey, pk=pk))

@@ -14,7 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import EmptyPage, InvalidPage
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_filters.views import FilterView
 from django_htmx.http import trigger_client_event
 from django_tables2 import SingleTableMixin
@@ -177,6 +177,7 @@ def _render_panel(
 
 
 @login_required
+@require_GET
 def request_detail(request: HttpRequest, public_id: UUID) -> HttpResponse:
     """The Review request panel (a partial for htmx; a full page when opened directly)."""
     return _render_panel(request, _panel_request(request, public_id))

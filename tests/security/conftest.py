@@ -2,7 +2,8 @@
 
 - The five console roles: anonymous, outsider, approver (Dana, approves the request's flow),
   other approver (Eli, approves only another flow), admin.
-- The World (tests/security/world.py) holds one object of each kind a URL can name.
+- The World (tests/security/world.py) holds one object of each kind a URL can name, and the
+  credentials that are not sessions: gateway API keys and SCIM tokens, valid and revoked.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pytest
 from django.test import Client
 
 from approval_flows.models import ApprovalFlow
+from directory.services import scim_token_create
 from gateways.services import api_key_create
 from requests_app.links import link_create
 from tests.factories import (
@@ -56,13 +58,24 @@ def other_approver_user(requester, tools):
 
 @pytest.fixture
 def world(
-    access_request, approver_user, outsider_user, admin_user, other_approver_user, requester, tools
+    access_request,
+    approver_user,
+    outsider_user,
+    admin_user,
+    other_approver_user,
+    requester,
+    tools,
+    security_group,
 ) -> World:
     finance = ApprovalFlow.objects.get(name="Finance approvals")
     issued = api_key_create(name="security gateway")
     revoked = api_key_create(name="revoked gateway")
     revoked.api_key.revoked_at = revoked.api_key.created_at
     revoked.api_key.save(update_fields=["revoked_at"])
+    scim = scim_token_create(name="security identity provider")
+    revoked_scim = scim_token_create(name="revoked identity provider")
+    revoked_scim.token.revoked_at = revoked_scim.token.created_at
+    revoked_scim.token.save(update_fields=["revoked_at"])
     return World(
         access_request=access_request,
         other_request=make_request(requester=requester, tools=tools[2:], flow=finance),
@@ -76,6 +89,12 @@ def world(
         token=link_create(
             access_request=access_request, person=approver_user.person, channel="email"
         ),
+        connector=tools[0].connector,
+        tool=tools[0],
+        person=requester,
+        group=security_group,
+        scim=scim,
+        revoked_scim=revoked_scim,
     )
 
 

@@ -2,7 +2,9 @@
 
 - Expectations live in tests/security/url_table.py; a URL pattern missing there fails the run.
 - A refusal (login redirect, 401, 403, 404, 405) and every GET change nothing in the database.
-- The gateway API is tested with no key, a wrong key, a revoked key and a valid one.
+- The gateway API is tested with no key, a wrong key, a revoked key, a SCIM token and a valid one.
+- SCIM is tested with no token, a wrong token, a revoked token, a gateway API key, an admin's
+  session and a valid token: only the valid SCIM token gets past its 401.
 """
 
 from __future__ import annotations
@@ -96,6 +98,7 @@ KEYS = {
     "a wrong prefix": lambda w: "Bearer " + _swap(w.issued.raw_key, "_", 1),
     "the right prefix and a wrong secret": lambda w: "Bearer " + _swap(w.issued.raw_key, "", -1),
     "a revoked key": lambda w: f"Bearer {w.revoked.raw_key}",
+    "a SCIM token": lambda w: f"Bearer {w.scim.raw_token}",
     "a valid key": lambda w: f"Bearer {w.issued.raw_key}",
 }
 
@@ -137,4 +140,52 @@ def test_the_api_answers_only_a_valid_bearer_key(world, route, method, key):
         assert response.json()["error"]["code"] == "unauthorized"
         assert response["WWW-Authenticate"].startswith("Bearer")
     if expected >= 400:
+        assert changed_tables(before, db_fingerprint()) == []
+
+
+# --- SCIM: its own Bearer token -----------------------------------------------------------------
+
+SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+SCIM_TOKENS = {
+    "no token": lambda w: None,
+    "another scheme": lambda w: f"Token {w.scim.raw_token}",
+    "a wrong secret": lambda w: "Bearer " + _swap(w.scim.raw_token, "", -1),
+    "a revoked token": lambda w: f"Bearer {w.revoked_scim.raw_token}",
+    "a gateway API key": lambda w: f"Bearer {w.issued.raw_key}",
+    "an admin's session": lambda w: None,
+    "a valid token": lambda w: f"Bearer {w.scim.raw_token}",
+}
+
+
+def _scim_cases() -> list:
+    return [
+        pytest.param(route, method, token, id=f"{method} /{route} with {token}")
+        for route, entry in ROUTES.items()
+        if entry.with_scim_token
+        for method in ("GET", "POST")
+        for token in SCIM_TOKENS
+    ]
+
+
+@pytest.mark.parametrize(("route", "method", "token"), _scim_cases())
+def test_scim_answers_only_a_valid_scim_token(world, admin_user, route, method, token):
+    entry = ROUTES[route]
+    expected = entry.with_scim_token[method] if token == "a valid token" else 401
+    header = SCIM_TOKENS[token](world)
+    client = Client()
+    if token == "an admin's session":
+        client.force_login(admin_user)
+    url = concrete_url(route, world)
+    before = db_fingerprint()
+
+    extra = {"HTTP_AUTHORIZATION": header} if header else {}
+    response = client.generic(method, url, content_type="application/scim+json", **extra)
+
+    assert response.status_code == expected, response.content
+    assert response["Content-Type"] == "application/scim+json"
+    if expected == 401:
+        assert response.json()["schemas"] == [SCIM_ERROR]
+        assert response.json()["status"] == "401"
+        assert response["WWW-Authenticate"].startswith("Bearer")
+    if method == "GET" or expected >= 400:
         assert changed_tables(before, db_fingerprint()) == []

@@ -1,8 +1,9 @@
 """CSRF on every form: a POST without a token is refused with 403 and changes nothing.
 
 - Every URL of the resolver is POSTed by an admin's browser session with CSRF checks on.
-- Exempt by design, and only these: the gateway API (Bearer key) and Twilio's callbacks
-  (signature). They are listed here, so a new exempt view must be argued for in this file.
+- Exempt by design, and only these: the gateway API (Bearer key), SCIM (its own Bearer token)
+  and Twilio's callbacks (signature). They are listed here, so a new exempt view must be
+  argued for in this file.
 """
 
 from __future__ import annotations
@@ -23,6 +24,16 @@ EXEMPT_BY_DESIGN = {
     "api/v1/requests/<str:public_id>/consume",
     "api/v1/requests/<str:public_id>/cancel",
     "api/v1/^(?P<path>.*)$",
+    "scim/v2/ServiceProviderConfig",
+    "scim/v2/ResourceTypes",
+    "scim/v2/ResourceTypes/<str:name>",
+    "scim/v2/Schemas",
+    "scim/v2/Schemas/<str:urn>",
+    "scim/v2/Users",
+    "scim/v2/Users/<str:pk>",
+    "scim/v2/Groups",
+    "scim/v2/Groups/<str:pk>",
+    "scim/v2/^(?P<path>.*)$",
     "webhooks/twilio/status",
     "webhooks/twilio/sms",
 }
@@ -61,7 +72,9 @@ def test_a_post_without_a_token_is_refused_and_changes_nothing(csrf_admin, world
     response = csrf_admin.post(url, {"decision": "approve", "name": "x", "webhook_url": ""})
 
     if route in EXEMPT_BY_DESIGN:
-        assert REFUSED_MARK not in response, f"{url} is exempt by design: Bearer key or signature"
+        assert REFUSED_MARK not in response, (
+            f"{url} is exempt by design: Bearer key, SCIM token or signature"
+        )
     else:
         assert response.status_code == 403, (
             f"POST {url} without a CSRF token was not refused. If it is authenticated by a token "

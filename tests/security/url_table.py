@@ -8,13 +8,14 @@ When you add a page, add one line to ROUTES, keyed by its full route as the reso
 - `approver_page(...)` — Dashboard and Requests: admins and approvers; outsiders 403.
 - `request_page(...)` — one request: its approvers and admins; another flow's approver 404.
 - `api(...)` — Bearer key, no session: every console role gets the same answer; CSRF-exempt.
+- `scim(...)` — SCIM's own Bearer token, no session: every console role gets 401; CSRF-exempt.
 - `action(...)` around any of them — its POST may change data (every other POST must not).
 - `signed_webhook()` — Twilio: POST only, signature instead of a session; CSRF-exempt.
 - `public(...)` — anyone, logged in or not.
 
 A route with parameters also says how to build a concrete URL from the `World` of
 tests/security/world.py (`url=lambda w: ...`; add the object there if it is new). Anything else
-(a SCIM endpoint with its own token, /healthz) can be a plain `Route(get=roles(...), post=...)`;
+(/healthz) can be a plain `Route(get=roles(...), post=...)`;
 a route authenticated by a token or a signature instead of a session sets `csrf_exempt=True`
 and is listed in EXEMPT_BY_DESIGN of tests/security/test_csrf.py.
 """
@@ -52,6 +53,7 @@ class Route:
     csrf_exempt: bool = False  # authenticated by a Bearer key or a signature, not a session
     acts: bool = False  # its POST may change data; a POST to any other URL changes nothing
     with_valid_key: Answers = field(default_factory=dict)  # the gateway API, by method
+    with_scim_token: Answers = field(default_factory=dict)  # SCIM, by method
 
 
 def action(route: Route) -> Route:
@@ -87,6 +89,14 @@ def api(get: Expected, post: Expected, url=None, *, valid_key: Answers) -> Route
     )
 
 
+def scim(url=None, *, valid_token: Answers) -> Route:
+    """SCIM: its own Bearer token before anything else, so every console role (a session is no
+    token) gets 401 for any method or URL; `valid_token` is what a valid SCIM token gets."""
+    return Route(
+        roles(*[401] * 5), roles(*[401] * 5), url, csrf_exempt=True, with_scim_token=valid_token
+    )
+
+
 def signed_webhook() -> Route:
     """Twilio's callbacks: GET is 405; a POST without a signature is 403 for everyone."""
     return Route(roles(*[405] * 5), roles(*[403] * 5), csrf_exempt=True, acts=True)
@@ -104,14 +114,25 @@ def _api_request(suffix: str):
     return lambda w: f"/api/v1/requests/{w.api_request.public_id}{suffix}"
 
 
+def _connector(suffix: str = ""):
+    return lambda w: f"/connectors/{w.connector.slug}/{suffix}"
+
+
+def _tool(suffix: str):
+    return lambda w: f"/connectors/{w.connector.slug}/tools/{w.tool.pk}/{suffix}"
+
+
+SCIM_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+
 ROUTES: dict[str, Route] = {
     # Dashboard and Activity
-    "": approver_page(post=200),
-    "activity/": Route(roles(LOGIN, 403, 403, 403, 200), roles(LOGIN, 405, 405, 405, 405)),
+    "": Route(roles(LOGIN, 403, 200, 200, 200), roles(LOGIN, 405, 405, 405, 405)),
+    "activity/": Route(roles(LOGIN, 403, 403, 403, 200), roles(*[405] * 5)),
+    "activity/export.csv": Route(roles(LOGIN, 403, 403, 403, 200), roles(*[405] * 5)),
     # Requests
     "requests/": Route(roles(LOGIN, 403, 200, 200, 200), roles(LOGIN, 405, 405, 405, 405)),
     "requests/<uuid:public_id>/": request_page(
-        get=roles(LOGIN, 403, 200, 404, 200), post=roles(LOGIN, 403, 200, 404, 200), url=_request()
+        get=roles(LOGIN, 403, 200, 404, 200), post=roles(LOGIN, 405, 405, 405, 405), url=_request()
     ),
     "requests/<uuid:public_id>/approve/": action(
         request_page(
@@ -157,14 +178,37 @@ ROUTES: dict[str, Route] = {
     "approval-flows/<int:pk>/delete/": action(
         admin_page(post=409, url=lambda w: f"/approval-flows/{w.flow.pk}/delete/")
     ),
-    # Connectors, Users
-    "connectors/": admin_page(post=200),
-    "users/": admin_page(post=200),
+    # Connectors: the list and a connector's page are read-only; its switches and forms act
+    "connectors/": admin_page(),
+    "connectors/<slug:slug>/": admin_page(url=_connector()),
+    "connectors/<slug:slug>/enabled/": action(
+        admin_page(get=405, post=400, url=_connector("enabled/"))
+    ),
+    "connectors/<slug:slug>/credentials/": action(
+        admin_page(get=405, post=400, url=_connector("credentials/"))
+    ),
+    "connectors/<slug:slug>/tools/<int:pk>/enabled/": action(
+        admin_page(get=405, post=400, url=_tool("enabled/"))
+    ),
+    "connectors/<slug:slug>/tools/<int:pk>/access/": action(
+        admin_page(get=405, post=400, url=_tool("access/"))
+    ),
+    # Users: the Users and Groups tabs and their panels are read-only; Lock and Unlock act
+    "users/": admin_page(),
+    "users/<int:pk>/": admin_page(url=lambda w: f"/users/{w.person.pk}/"),
+    "users/<int:pk>/lock/": action(
+        admin_page(get=405, post=302, url=lambda w: f"/users/{w.person.pk}/lock/")
+    ),
+    "users/<int:pk>/unlock/": action(
+        admin_page(get=405, post=302, url=lambda w: f"/users/{w.person.pk}/unlock/")
+    ),
+    "users/groups/": admin_page(),
+    "users/groups/<int:pk>/": admin_page(url=lambda w: f"/users/groups/{w.group.pk}/"),
     # Settings → API keys
     "settings/api-keys/": admin_page(),
     "settings/api-keys/new/": action(admin_page(post=400)),
     "settings/api-keys/<int:pk>/": admin_page(
-        post=200, url=lambda w: f"/settings/api-keys/{w.issued.api_key.pk}/"
+        url=lambda w: f"/settings/api-keys/{w.issued.api_key.pk}/"
     ),
     "settings/api-keys/<int:pk>/revoke/": action(
         admin_page(post=302, url=lambda w: f"/settings/api-keys/{w.issued.api_key.pk}/revoke/")
@@ -193,6 +237,27 @@ ROUTES: dict[str, Route] = {
         post=404,
         url=lambda w: "/api/v1/no-such-endpoint",
         valid_key={"GET": 404, "POST": 404},
+    ),
+    # SCIM 2.0 for the identity provider (its own token, checked before the method or the URL)
+    "scim/v2/ServiceProviderConfig": scim(valid_token={"GET": 200, "POST": 405}),
+    "scim/v2/ResourceTypes": scim(valid_token={"GET": 200, "POST": 405}),
+    "scim/v2/ResourceTypes/<str:name>": scim(
+        url=lambda w: "/scim/v2/ResourceTypes/User", valid_token={"GET": 200, "POST": 405}
+    ),
+    "scim/v2/Schemas": scim(valid_token={"GET": 200, "POST": 405}),
+    "scim/v2/Schemas/<str:urn>": scim(
+        url=lambda w: f"/scim/v2/Schemas/{SCIM_USER}", valid_token={"GET": 200, "POST": 405}
+    ),
+    "scim/v2/Users": action(scim(valid_token={"GET": 200, "POST": 400})),
+    "scim/v2/Users/<str:pk>": scim(
+        url=lambda w: f"/scim/v2/Users/{w.person.pk}", valid_token={"GET": 200, "POST": 405}
+    ),
+    "scim/v2/Groups": action(scim(valid_token={"GET": 200, "POST": 400})),
+    "scim/v2/Groups/<str:pk>": scim(
+        url=lambda w: f"/scim/v2/Groups/{w.group.pk}", valid_token={"GET": 200, "POST": 405}
+    ),
+    "scim/v2/^(?P<path>.*)$": scim(
+        url=lambda w: "/scim/v2/NoSuchEndpoint", valid_token={"GET": 404, "POST": 404}
     ),
     # Twilio's callbacks
     "webhooks/twilio/status": signed_webhook(),
@@ -242,5 +307,5 @@ MISSING_HELP = (
     "URL pattern {routes} has no entry in tests/security/url_table.py ROUTES. Add one line per "
     "route saying who may GET and POST it, e.g.\n"
     '    "connectors/<int:pk>/": admin_page(url=lambda w: f"/connectors/{{w.connector.pk}}/"),\n'
-    "(helpers: admin_page, approver_page, request_page, api, signed_webhook, public)."
+    "(helpers: admin_page, approver_page, request_page, api, scim, signed_webhook, public)."
 )

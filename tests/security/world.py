@@ -11,6 +11,9 @@ from django.apps import apps
 from django.db import connection
 
 from approval_flows.models import ApprovalFlow
+from connectors.models import Connector, Tool
+from directory.models import Group, Person
+from directory.services import IssuedScimToken
 from gateways.services import IssuedKey
 from policies.models import Policy
 from requests_app.models import AccessRequest
@@ -58,3 +61,9 @@ class World:
     issued: IssuedKey
     revoked: IssuedKey
     token: str
+    connector: Connector
+    tool: Tool
+    person: Person  # unlocked: Lock locks them, Unlock is told they are unlocked already
+    group: Group
+    scim: IssuedScimToken
+    revoked_scim: IssuedScimToken
