@@ -31,5 +31,5 @@ RUN pip install --no-deps . \
 USER agenwork
 EXPOSE 8000
 
-# WEB_CONCURRENCY (gunicorn's own variable) sets the number of workers; default 2.
-CMD ["sh", "-c", "exec gunicorn agenwork.wsgi --bind 0.0.0.0:${PORT} --workers ${WEB_CONCURRENCY:-2} --access-logfile -"]
+# WEB_CONCURRENCY (gunicorn's own variable) sets the number of workers; default 3.
+CMD ["sh", "-c", "exec gunicorn agenwork.wsgi --bind 0.0.0.0:${PORT} --workers ${WEB_CONCURRENCY:-3} --access-logfile -"]

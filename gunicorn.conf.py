@@ -2,7 +2,8 @@
 
 - Threaded workers keep connections alive (gateways call the decisions API many times a second,
   and a new TCP connection per call costs more than the decision) and overlap the waits on
-  PostgreSQL; the number of processes comes from `--workers` or WEB_CONCURRENCY (default 2).
+  PostgreSQL; the number of processes comes from `--workers` or WEB_CONCURRENCY (compose: 3,
+  which measured best on two cores: docs/benchmarks.md).
 """
 
 worker_class = "gthread"

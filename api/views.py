@@ -14,13 +14,13 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 
+from api.auth import key_and_snapshot_version
 from api.errors import ApiError, error_response
 from api.openapi import openapi_document
 from api.validation import parse_decision_body
 from gateways.models import ApiKey
 from gateways.services import api_key_authenticate
 from policies.evaluation import Call, UnknownConnector, UnknownTool
-from policies.snapshot import version_subquery
 from requests_app.decisions import decide_call
 from requests_app.models import AccessRequest
 from requests_app.serializers import request_payload, request_urls
@@ -74,7 +74,7 @@ def _authenticate(request: HttpRequest) -> ApiKey:
     header = request.headers.get("Authorization", "")
     scheme, _, raw_key = header.partition(" ")
     api_key = (
-        api_key_authenticate(raw_key.strip(), snapshot_version=version_subquery())
+        api_key_authenticate(raw_key.strip(), lookup=key_and_snapshot_version)
         if scheme.lower() == "bearer"
         else None
     )

@@ -1,6 +1,6 @@
 """The decisions API under gunicorn, driven by wrk on loopback.
 
-Method: gunicorn as deployed (gunicorn.conf.py: two threaded workers with keep-alive) serves
+Method: gunicorn as deployed (gunicorn.conf.py: three threaded workers with keep-alive) serves
 agenwork with DEBUG off against the benchmark database, which holds the demo scenario plus 1,000
 extra policies on a connector of their own. wrk (one thread) keeps 10 connections busy for the
 configured duration, each request a POST /api/v1/decisions drawn in turn from a mix of calls
@@ -32,8 +32,8 @@ TARGET_RPS = 1000.0
 TARGET_P99_MS = 25.0
 MAX_STATEMENTS = 4
 # The web tier as docker-compose runs it (gunicorn.conf.py: threaded workers, keep-alive, and
-# --workers 2 as in the compose file); BENCH_GUNICORN_ARGS overrides.
-GUNICORN_ARGS = (os.environ.get("BENCH_GUNICORN_ARGS") or "--workers 2").split()
+# --workers 3 as in the compose file); BENCH_GUNICORN_ARGS overrides.
+GUNICORN_ARGS = (os.environ.get("BENCH_GUNICORN_ARGS") or "--workers 3").split()
 
 CALLS = {
     "allow": {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -120,17 +121,23 @@ def _audit(api_key: ApiKey, action: str, actor: Any, *, before: dict[str, Any] |
     )
 
 
-def api_key_authenticate(raw_key: str, **annotations: Any) -> ApiKey | None:
+def active_key(prefix: str) -> ApiKey | None:
+    """The unrevoked key with this prefix, or None."""
+    return ApiKey.objects.filter(prefix=prefix, revoked_at__isnull=True).first()
+
+
+def api_key_authenticate(
+    raw_key: str, *, lookup: Callable[[str], ApiKey | None] = active_key
+) -> ApiKey | None:
     """The active key matching a presented bearer key, or None. One query.
 
-    - `annotations` ride along on that query, so a caller that needs one more value per call
-      (the API: the policy snapshot's version) reads it in the same round trip.
+    - `lookup` finds the unrevoked key by prefix; a caller that needs one more value per call
+      (the API: the policy snapshot's version) passes one that reads it in the same round trip.
     """
     parts = raw_key.split("_", 2)  # the random part may itself contain "_"
     if len(parts) != 3 or parts[0] != KEY_SCHEME or len(parts[1]) != 10:
         return None
-    keys = ApiKey.objects.filter(prefix=parts[1], revoked_at__isnull=True)
-    api_key = (keys.annotate(**annotations) if annotations else keys).first()
+    api_key = lookup(parts[1])
     if api_key is None or not same_hash(raw_key, api_key.key_hash):
         return None
     _touch(api_key)

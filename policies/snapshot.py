@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 
 from django.db import connection, transaction
-from django.db.models import F, Subquery
+from django.db.models import F
 from django.db.models.functions import Now
 
 from connectors.models import Connector, Tool
@@ -32,7 +32,7 @@ def current_snapshot(*, version: int | None = None) -> Snapshot:
     """The cached snapshot, re-read from the database only when the stored version moved.
 
     - `version`: the stored version as the caller already read it in one of its own queries
-      (see version_subquery()); without it, one query reads it.
+      (the API reads it with the key: api/auth.py); without it, one query reads it.
     - Inside a transaction that has changed snapshot rows (a bump is pending), the snapshot is
       read fresh and not cached: the caller sees its own writes, other callers never see them
       before commit.
@@ -62,11 +62,6 @@ def stored_snapshot_version() -> int:
     """The version in the database; 0 when the row is missing (a flushed test database)."""
     versions = list(PolicySnapshotVersion.objects.filter(pk=1).values_list("version", flat=True))
     return versions[0] if versions else 0
-
-
-def version_subquery() -> Subquery:
-    """The stored version as a subquery, to annotate onto a query the caller runs anyway."""
-    return Subquery(PolicySnapshotVersion.objects.filter(pk=1).values("version")[:1])
 
 
 def bump_snapshot_version() -> None:

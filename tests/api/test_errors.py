@@ -544,7 +544,7 @@ def test_an_unknown_user_with_an_unknown_tool_is_still_unprocessable(demo, gatew
 def test_a_database_outage_answers_503_with_retry_after_and_stores_nothing(
     demo, gateway: Gateway, monkeypatch
 ):
-    def database_down(raw_key: str, **annotations):
+    def database_down(raw_key: str, **options):
         raise OperationalError('connection to server at "127.0.0.1", port 5432 failed')
 
     monkeypatch.setattr(views, "api_key_authenticate", database_down)
