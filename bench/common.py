@@ -18,13 +18,18 @@ def setup_django() -> None:
     os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
     os.environ.setdefault("STATIC_ROOT", os.path.join("var", "bench-static"))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agenwork.settings")
-    # Tasks the benches cause (notifications of the requests they create) go nowhere, except
-    # where a bench starts a worker of its own and points the app at its broker.
-    os.environ.setdefault("CELERY_BROKER_URL", "memory://")
+
     os.environ["DEBUG"] = "false"
     import django
 
     django.setup()
+    if not os.environ.get("CELERY_BROKER_URL"):
+        # Tasks the benches cause (notifications of the requests they create) go nowhere, except
+        # where a bench starts a worker and points the app at its broker. Not through the
+        # environment: Celery prefers CELERY_BROKER_URL there to any later change of its config.
+        from agenwork.celery import app
+
+        app.conf.broker_url = "memory://"
 
 
 @dataclass
