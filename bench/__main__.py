@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from bench import (
+    bench_console_pages,
     bench_decisions_api,
     bench_email_latency,
     bench_evaluation,
@@ -25,6 +26,7 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 BENCHES = {
     "evaluation": ("Policy evaluation in process", bench_evaluation),
     "requests_page": ("Requests page and review panel", bench_requests_page),
+    "console_pages": ("Dashboard and Activity", bench_console_pages),
     "decisions_api": ("Decisions API under load", bench_decisions_api),
     "email_latency": ("Request to email, one worker", bench_email_latency),
     "sweep": ("The sweep over 100,000 due reminders", bench_sweep),
