@@ -5,7 +5,8 @@
   people's decisions of the last 30 days (`event_time`), medians over the last 12 weeks.
 - An admin sees every request; an approver sees the requests of their flows and their own
   decisions only.
-- The whole set is cached for a minute per scope: a busy console does not recount on each view.
+- The whole set is kept per scope and recomputed by a task once it is a minute old: a page view
+  counts nothing unless no copy is cached at all (the first view of a scope, or a lost cache).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from django.db.models import ExpressionWrapper as Expr
 from django.db.models.functions import TruncDate, TruncWeek
 from django.utils import timezone
 
+from agenwork.broker import publish_after_commit
 from requests_app.models import AccessRequest, Channel, RequestEvent
 from requests_app.selectors import console_person
 
@@ -31,7 +33,8 @@ Kind = RequestEvent.Kind
 DAYS = 30
 WEEKS = 12
 TOP_CONNECTORS = 6
-CACHE_SECONDS = 60
+FRESH = timedelta(seconds=60)
+KEEP_SECONDS = 24 * 3600
 # An approval this soon after the approver opened the request may not have been read.
 RUBBER_STAMP_MS = 5_000
 # The outcomes of the decisions chart, in stacking order; expired and cancelled share a colour.
@@ -126,11 +129,38 @@ class Figures:
 
 
 def dashboard_figures(scope: Scope, now: datetime | None = None) -> Figures:
-    """The figures for this scope, computed at most once a minute."""
+    """The figures for this scope, from the cache; recomputed in the background when stale.
+
+    - Stale: computed over a minute ago, or on another day. The stale copy is shown and one task
+      a minute per scope recomputes it (dashboard.tasks.refresh_dashboard_figures).
+    - With no copy cached at all, this view computes and caches them itself.
+    """
     now = now or timezone.now()
-    today = timezone.localdate(now)
-    key = f"dashboard:figures:{scope.cache_key}:{today.isoformat()}"
-    return cache.get_or_set(key, lambda: compute_figures(scope, now), CACHE_SECONDS)
+    cached = cache.get(_cache_key(scope))
+    if cached is None:
+        return figures_refresh(scope, now)
+    computed_at, figures = cached
+    stale = now - computed_at > FRESH or timezone.localdate(computed_at) != timezone.localdate(now)
+    refreshing = _cache_key(scope) + ":refreshing"
+    if stale and cache.add(refreshing, True, int(FRESH.total_seconds())):
+        from dashboard.tasks import refresh_dashboard_figures  # the task module imports this one
+
+        user_id = scope.user.pk if scope.user is not None else None
+        publish_after_commit(refresh_dashboard_figures, scope.flow_ids, user_id)
+    return figures
+
+
+def figures_refresh(scope: Scope, now: datetime | None = None) -> Figures:
+    """Compute this scope's figures now and keep them for the views that follow."""
+    now = now or timezone.now()
+    figures = compute_figures(scope, now)
+    cache.set(_cache_key(scope), (now, figures), KEEP_SECONDS)
+    cache.delete(_cache_key(scope) + ":refreshing")
+    return figures
+
+
+def _cache_key(scope: Scope) -> str:
+    return f"dashboard:figures:{scope.cache_key}"
 
 
 def compute_figures(scope: Scope, now: datetime) -> Figures:

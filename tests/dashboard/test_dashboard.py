@@ -13,8 +13,10 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from dashboard import figures as figures_module
 from dashboard.charts import PLOT_H, decisions_chart, nice_max
 from dashboard.figures import Scope, compute_figures, duration_text, local_midnight
+from dashboard.tasks import refresh_dashboard_figures
 from requests_app.links import link_create
 from requests_app.models import AccessRequest
 from requests_app.opened import opened_token
@@ -317,6 +319,27 @@ def test_dashboard_runs_a_fixed_number_of_queries(
         )
         make_request(requester=requester, tools=tools[:2], flow=flow)
     assert _queries(client) == small == expected
+
+
+def test_stale_figures_are_shown_while_one_task_recomputes_them(
+    admin_client, known, requester, tools, flow, monkeypatch
+):
+    published = []
+    monkeypatch.setattr(
+        figures_module, "publish_after_commit", lambda task, *args: published.append(args)
+    )
+    admin_client.get("/")
+    make_request(requester=requester, tools=tools[:1], flow=flow)
+    later = timezone.now() + timedelta(minutes=2)
+    monkeypatch.setattr(figures_module.timezone, "now", lambda: later)
+
+    first, second = html(admin_client.get("/")), html(admin_client.get("/"))
+
+    assert re.search(r'data-figure="pending".*?figure-value">2<', first, re.S)
+    assert re.search(r'data-figure="pending".*?figure-value">2<', second, re.S)
+    assert len(published) == 1 and published[0][0] is None  # one refresh, not one per view
+    refresh_dashboard_figures(*published[0])
+    assert re.search(r'data-figure="pending".*?figure-value">3<', html(admin_client.get("/")), re.S)
 
 
 def test_cached_figures_cost_no_query(admin_client, known):
