@@ -28,13 +28,18 @@ def home(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("Your login has no access to agenwork yet. Ask an admin.")
     pending = request_list(request.user, flow_ids).filter(status=AccessRequest.Status.PENDING)
     rows = list(pending.order_by("-requested_at", "-id")[: PENDING_WIDGET_SIZE + 1])
+    widget = {
+        "pending_rows": rows[:PENDING_WIDGET_SIZE],
+        "more_pending": len(rows) > PENDING_WIDGET_SIZE,
+    }
+    if request.htmx and request.htmx.target == "pending-widget":  # reloaded after a decision
+        return render(request, "dashboard/home.html#pending_widget", widget)
     figures = dashboard_figures(Scope(flow_ids=flow_ids, user=request.user))
     return render(
         request,
         "dashboard/home.html",
         {
-            "pending_rows": rows[:PENDING_WIDGET_SIZE],
-            "more_pending": len(rows) > PENDING_WIDGET_SIZE,
+            **widget,
             "figures": figures,
             "oldest_pending_age": oldest_age(figures.oldest_pending_at),
             "charts": [

@@ -1,4 +1,4 @@
-"""The Dashboard in Chromium: the widget opens the review panel in place; charts are drawn."""
+"""The Dashboard in Chromium: a widget row opens the review panel, a decision updates the widget."""
 
 from __future__ import annotations
 
@@ -23,6 +23,10 @@ def test_a_widget_row_opens_the_panel_and_a_quick_approval_is_flagged(
     assert page.evaluate("window.__notReloaded === true"), "the page was reloaded"
     panel.get_by_role("button", name="Approve for user").click()
     expect(panel.locator(".decision-summary")).to_contain_text("Approved by Dana Levi")
+    # The widget reloads itself on the decision's event: the request has left it, no page reload.
+    expect(page.locator(".pending-widget")).not_to_contain_text("Ana Lopez")
+    expect(page.locator(".pending-widget")).to_contain_text("Nothing is waiting for a decision.")
+    assert page.evaluate("window.__notReloaded === true"), "the page was reloaded"
     access_request.refresh_from_db()
     assert access_request.status == AccessRequest.Status.APPROVED
     looked = RequestEvent.objects.get(request=access_request, kind="approved").response_ms

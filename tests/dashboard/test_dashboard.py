@@ -359,3 +359,13 @@ def test_an_approvers_link_decisions_count_as_their_own(
     assert rows == {
         "Dana Levi": ["Dana Levi", "1", rows["Dana Levi"][2], "1 possible rubber-stamp"]
     }
+
+
+def test_the_pending_widget_reloads_alone_after_a_decision(admin_client, known):
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get("/", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="pending-widget")
+    body = html(response)
+    assert response.status_code == 200
+    assert body.lstrip().startswith('<div class="card" id="pending-widget"')
+    assert 'data-figure="pending"' not in body and "<svg" not in body
+    assert len(queries) <= 4  # session, user, the login's flows, the widget's rows
