@@ -74,6 +74,36 @@ def test_scim_deactivation_denies_with_user_deactivated(demo, gateway: Gateway):
     assert Person.objects.get(pk=ana.pk).status == Person.Status.ACTIVE
 
 
+def test_a_person_provisioned_over_scim_gets_decisions_at_once(demo, gateway: Gateway):
+    newcomer = "nora.quinn@example.com"
+    assert gateway.decide(newcomer, CALENDAR, [LIST]).json()["reason_code"] == "unknown_user"
+    scim = Scim(scim_token_create(name="okta").raw_token)
+    user = {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": newcomer,
+        "name": {"givenName": "Nora", "familyName": "Quinn"},
+        "emails": [{"primary": True, "value": newcomer, "type": "work"}],
+        "active": True,
+    }
+    created = scim.post("Users", user)
+    assert created.status_code == 201, created.content
+    sales = Person.objects.get(email=ANA).groups.get(name="Sales")
+    membership = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [
+            {"op": "add", "path": "members", "value": [{"value": created.json()["id"]}]}
+        ],
+    }
+    assert scim.patch(f"Groups/{sales.pk}", membership).status_code in (200, 204)
+    commit_snapshot_changes()
+
+    listed = gateway.decide(newcomer, CALENDAR, [LIST]).json()
+    creating = gateway.decide(newcomer, CALENDAR, ["google-calendar_events_create"]).json()
+
+    assert (listed["decision"], listed["reason_code"]) == ("allow", "allowed")
+    assert creating["decision"] == "approval_required"  # the Sales policy now covers her
+
+
 def _snapshot(person: PersonInfo) -> Snapshot:
     tool = ToolInfo(1, "t", True, "read")
     connector = ConnectorInfo(1, "c", "C", True, {"t": tool})
