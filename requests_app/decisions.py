@@ -101,7 +101,7 @@ def decide_call(
         return _logged(decision, pending, call, api_key, agent, now)
     with transaction.atomic():  # the request and its log line: both stored, or neither
         access_request = request_for_decision(
-            decision=decision, api_key=api_key, note=note, agent=agent, arguments=arguments
+            decision=decision, key=key, api_key=api_key, note=note, agent=agent, arguments=arguments
         )
         return _logged(decision, access_request, call, api_key, agent, now)
 
@@ -145,14 +145,14 @@ def _pending_request(key: str) -> AccessRequest | None:
 
 
 def request_for_decision(
-    *, decision: Decision, api_key: ApiKey | None, note: str, agent: str, arguments: Any
+    *, decision: Decision, key: str, api_key: ApiKey | None, note: str, agent: str, arguments: Any
 ) -> AccessRequest:
-    """The pending request for this call: the existing one when the same call is pending."""
+    """Create the pending request for this call (the caller found none under `key`).
+
+    - An identical call racing this one: the partial unique index on the dedupe key lets one
+      commit, and the other gets that request.
+    """
     tool_ids = decision.approval_tool_ids
-    key = _dedupe_key(decision, api_key, arguments)
-    existing = _pending_request(key)
-    if existing is not None:
-        return existing
     tools = sorted(Tool.objects.filter(pk__in=tool_ids), key=lambda t: tool_ids.index(t.pk))
     requester = Person.objects.get(pk=decision.person_id)
     try:
