@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from bench.common import Result, percentile, summary
+from bench.common import Result, delete_requests, percentile, summary
 
 REQUESTS = 100
 INTERVAL = 0.1
@@ -75,25 +75,12 @@ def _policy():
 
 
 def _remove_previous_run() -> None:
-    """Delete the bench's requests (raw SQL: events are append-only by trigger)."""
-    from django.db import connection, transaction
+    """Delete the bench's requests and the decisions it logged."""
+    from django.db import connection
 
-    ours = "SELECT id FROM requests_app_accessrequest WHERE agent = %s"
-    statements = [
-        "DELETE FROM approval_flows_notification WHERE request_public_id IN "
-        "(SELECT public_id FROM requests_app_accessrequest WHERE agent = %s)",
-        *(
-            f"DELETE FROM requests_app_{table} WHERE request_id IN ({ours})"
-            for table in ("approverlink", "requesttool", "requestevent", "requestapproval")
-        ),
-        f"DELETE FROM requests_app_webhookdelivery WHERE request_id IN ({ours})",
-        "DELETE FROM policies_decisionlog WHERE agent = %s",
-        "DELETE FROM requests_app_accessrequest WHERE agent = %s",
-    ]
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL session_replication_role = replica")
-        for sql in statements:
-            cursor.execute(sql, [AGENT])
+    delete_requests("agent = %s", AGENT)
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM policies_decisionlog WHERE agent = %s", [AGENT])
 
 
 def _broker_url() -> str:

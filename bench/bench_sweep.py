@@ -34,7 +34,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as `python bench/bench_sweep.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Result
+from bench.common import Result, delete_requests
 
 REQUESTS = 100_000
 TARGET_SECONDS = 60.0
@@ -80,24 +80,8 @@ def _fixtures():
 
 
 def _remove_previous_run() -> None:
-    """Delete the rows an earlier run left (raw SQL: events are append-only by trigger)."""
-    from django.db import connection, transaction
-
-    ours = "SELECT id FROM requests_app_accessrequest WHERE dedupe_key LIKE %s"
-    statements = [
-        "DELETE FROM approval_flows_notification WHERE request_public_id IN "
-        "(SELECT public_id FROM requests_app_accessrequest WHERE dedupe_key LIKE %s)",
-        *(
-            f"DELETE FROM requests_app_{table} WHERE request_id IN ({ours})"
-            for table in ("approverlink", "requesttool", "requestevent", "requestapproval")
-        ),
-        "DELETE FROM requests_app_webhookdelivery WHERE request_id IN (" + ours + ")",
-        "DELETE FROM requests_app_accessrequest WHERE dedupe_key LIKE %s",
-    ]
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL session_replication_role = replica")
-        for sql in statements:
-            cursor.execute(sql, [MARK + "%"])
+    """Delete the rows an earlier run left."""
+    delete_requests("dedupe_key LIKE %s", MARK + "%")
 
 
 def create_due_reminders(count: int) -> None:

@@ -74,3 +74,27 @@ def summary(samples: list[float]) -> str:
         f"p50 {statistics.median(samples):.1f} ms, p95 {percentile(samples, 95):.1f} ms, "
         f"max {max(samples):.1f} ms over {len(samples)} runs"
     )
+
+
+def delete_requests(where: str, param: str) -> None:
+    """Delete the requests `where` selects (one %s parameter), with everything hanging off them.
+
+    Raw SQL with triggers off for the transaction: request events are append-only.
+    """
+    from django.db import connection, transaction
+
+    ours = f"SELECT id FROM requests_app_accessrequest WHERE {where}"
+    statements = [
+        "DELETE FROM approval_flows_notification WHERE request_public_id IN "
+        f"(SELECT public_id FROM requests_app_accessrequest WHERE {where})",
+        *(
+            f"DELETE FROM requests_app_{table} WHERE request_id IN ({ours})"
+            for table in ("approverlink", "requesttool", "requestevent", "requestapproval")
+        ),
+        f"DELETE FROM requests_app_webhookdelivery WHERE request_id IN ({ours})",
+        f"DELETE FROM requests_app_accessrequest WHERE {where}",
+    ]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL session_replication_role = replica")
+        for sql in statements:
+            cursor.execute(sql, [param])
