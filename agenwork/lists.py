@@ -126,3 +126,10 @@ class AdminListMixin(LoginRequiredMixin):
         if htmx and not htmx.history_restore_request and htmx.target == self.table_id:
             return [f"{self.template_name}#table"]
         return [self.template_name]
+
+
+def name_cell(link: SafeString, *, enabled: bool) -> SafeString:
+    """A list's name link, with a "Disabled" badge when the row is switched off."""
+    if enabled:
+        return link
+    return format_html('{} <span class="badge text-bg-light border">Disabled</span>', link)

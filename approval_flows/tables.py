@@ -8,7 +8,7 @@ import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from agenwork.lists import ConsoleTable, panel_link
+from agenwork.lists import ConsoleTable, name_cell, panel_link
 from agenwork.templatetags.agenwork_tags import when
 from approval_flows.models import ApprovalFlow
 
@@ -47,9 +47,7 @@ class ApprovalFlowTable(ConsoleTable):
 
     def render_name(self, record: ApprovalFlow, value: str) -> str:
         link = panel_link(reverse("approval_flows:detail", args=[record.pk]), value, "flow-link")
-        if record.enabled:
-            return link
-        return format_html('{} <span class="badge text-bg-light border">Disabled</span>', link)
+        return name_cell(link, enabled=record.enabled)
 
     def render_description(self, value: str) -> str:
         return format_html(

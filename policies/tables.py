@@ -6,7 +6,7 @@ import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from agenwork.lists import ConsoleTable, panel_link
+from agenwork.lists import ConsoleTable, name_cell, panel_link
 from agenwork.templatetags.agenwork_tags import connector_label
 from policies.models import Policy
 
@@ -40,9 +40,7 @@ class PolicyTable(ConsoleTable):
 
     def render_name(self, record: Policy, value: str) -> str:
         link = panel_link(reverse("policies:detail", args=[record.pk]), value, "policy-link")
-        if record.enabled:
-            return link
-        return format_html('{} <span class="badge text-bg-light border">Disabled</span>', link)
+        return name_cell(link, enabled=record.enabled)
 
     def render_connector(self, record: Policy) -> str:
         return connector_label(record.connector)
