@@ -22,7 +22,11 @@ APPROVER_ITEMS = 2
 
 
 def console(request: HttpRequest) -> dict[str, object]:
-    """The sidebar, with the current page marked, and the login's role."""
+    """The sidebar, with the current page marked, and the login's role; once per request."""
+    # A page can bind more than one template to its request (render_table does): build it once.
+    cached = getattr(request, "_console_context", None)
+    if cached is not None:
+        return cached
     user = getattr(request, "user", None)
     admin = bool(user and is_admin(user))
     items = []
@@ -30,4 +34,5 @@ def console(request: HttpRequest) -> dict[str, object]:
         url = reverse(url_name)
         active = request.path == url or (url != "/" and request.path.startswith(url))
         items.append({"label": label, "url": url, "icon": icon, "active": active})
-    return {"sidebar": items, "is_admin": admin}
+    request._console_context = {"sidebar": items, "is_admin": admin}
+    return request._console_context

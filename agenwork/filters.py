@@ -9,6 +9,8 @@ import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
 
+from agenwork.widgets import QuickSelect
+
 
 def search_filter(placeholder: str, *fields: str) -> django_filters.CharFilter:
     """A `q` search box: the trimmed text, any case, inside any of `fields`; blank keeps all."""
@@ -46,6 +48,6 @@ def choice_filter(
         choices=choices,
         empty_label=empty_label,
         label=label,
-        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+        widget=QuickSelect(attrs={"class": "form-select form-select-sm"}),
         **extra,
     )

@@ -12,6 +12,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from agenwork.widgets import QuickSelect
 from dashboard.activity_kinds import KIND_CHOICES, OBJECT_TYPES
 
 SELECT = {"class": "form-select form-select-sm"}
@@ -45,13 +46,13 @@ class ActivityFilterForm(forms.Form):
         label="Kind",
         required=False,
         choices=[("", "Everything"), *KIND_CHOICES],
-        widget=forms.Select(attrs=SELECT),
+        widget=QuickSelect(attrs=SELECT),
     )
     object_type = forms.ChoiceField(
         label="Object",
         required=False,
         choices=[("", "All objects"), *OBJECT_TYPES],
-        widget=forms.Select(attrs=SELECT),
+        widget=QuickSelect(attrs=SELECT),
     )
     object_id = forms.CharField(
         label="Object id",

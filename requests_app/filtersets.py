@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import django_filters
-from django import forms
 from django.http import QueryDict
 
+from agenwork.widgets import QuickSelect
 from connectors.models import Connector
 from requests_app.models import AccessRequest
 
@@ -20,14 +20,14 @@ class AccessRequestFilterSet(django_filters.FilterSet):
         to_field_name="slug",
         empty_label="All connectors",
         label="Connector",
-        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+        widget=QuickSelect(attrs={"class": "form-select form-select-sm"}),
     )
     status = django_filters.ChoiceFilter(
         choices=[*AccessRequest.Status.choices, (ALL_STATUSES, "All statuses")],
         empty_label=None,
         method="filter_status",
         label="Status",
-        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+        widget=QuickSelect(attrs={"class": "form-select form-select-sm"}),
     )
 
     class Meta:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from html import escape
+from uuid import UUID
+
 import django_tables2 as tables
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.functional import cached_property
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 
 from agenwork.templatetags.agenwork_tags import connector_label, when
 from requests_app.models import AccessRequest
 
 SORT_ALIASES = ("name", "identifier", "connector", "requested")
+_ANY_ID = UUID(int=0)  # reversed once per page; each row's id goes in its place
 
 
 class AccessRequestTable(tables.Table):
@@ -43,55 +48,39 @@ class AccessRequestTable(tables.Table):
         template_name = "requests_app/_table.html"
         empty_text = "No requests match these filters."
         attrs = {"class": "table table-hover align-middle requests-table"}
-        row_attrs = {"data-request": lambda record: str(record.public_id)}
 
     @cached_property
     def rows_html(self) -> SafeString:
-        """The page's rows in one pass: django-tables2's per-cell machinery costs ~1 ms a row."""
+        """The page's rows in one pass of plain string building.
+
+        django-tables2's per-cell machinery cost about 1 ms a row, and format_html per cell
+        another 0.25 ms: this is the page's hot loop.
+        """
         records = [row.record for row in self.page.object_list] if self.page else []
         if not records:
             return format_html('<tr><td colspan="6">{}</td></tr>', self.empty_text)
-        return format_html_join("", '<tr data-request="{}">{}</tr>', self._cells(records))
-
-    def _cells(self, records: list[AccessRequest]):
+        link_head, link_tail = reverse("requests_app:detail", args=[_ANY_ID]).split(str(_ANY_ID))
+        now = timezone.now()
+        labels: dict[int, str] = {}
+        rows = []
         for record in records:
-            cells = (
-                self.render_name(record, record.requester_name),
-                record.requester_identifier,
-                self.render_connector(record, record.connector_name),
-                self.render_tools(record, record.first_tool_key),
-                self.render_requested(record.requested_at),
-                self.render_note(record.note or ""),
+            label = labels.get(record.connector_id)
+            if label is None:
+                label = labels[record.connector_id] = connector_label(record.connector)
+            url = f"{link_head}{record.public_id}{link_tail}"
+            tool = escape(record.first_tool_key or "")
+            extra = record.extra_tool_count
+            badge = f' <span class="badge text-bg-light border">+{extra}</span>' if extra else ""
+            note = escape(record.note or "")
+            rows.append(
+                f'<tr data-request="{record.public_id}"><td>'
+                f'<a class="stretched-link request-link" href="{url}" hx-get="{url}" '
+                f'hx-target="#panel" hx-swap="innerHTML" hx-push-url="true">'
+                f"{escape(record.requester_name)}</a></td>"
+                f"<td>{escape(record.requester_identifier)}</td>"
+                f"<td>{label}</td>"
+                f'<td><code class="tool-key text-truncate" title="{tool}">{tool}</code>{badge}</td>'
+                f"<td>{when(record.requested_at, now)}</td>"
+                f'<td><span class="note-cell text-truncate" title="{note}">{note}</span></td></tr>'
             )
-            yield record.public_id, format_html_join("", "<td>{}</td>", ((c,) for c in cells))
-
-    def render_name(self, record: AccessRequest, value: str) -> str:
-        url = reverse("requests_app:detail", args=[record.public_id])
-        return format_html(
-            '<a class="stretched-link request-link" href="{}" hx-get="{}" hx-target="#panel" '
-            'hx-swap="innerHTML" hx-push-url="true">{}</a>',
-            url,
-            url,
-            value,
-        )
-
-    def render_connector(self, record: AccessRequest, value: str) -> str:
-        return connector_label(record.connector)
-
-    def render_tools(self, record: AccessRequest, value: str) -> str:
-        extra = record.extra_tool_count
-        badge = format_html(' <span class="badge text-bg-light border">+{}</span>', extra)
-        return format_html(
-            '<code class="tool-key text-truncate" title="{}">{}</code>{}',
-            value,
-            value,
-            badge if extra else "",
-        )
-
-    def render_requested(self, value) -> str:
-        return when(value)
-
-    def render_note(self, value: str) -> str:
-        return format_html(
-            '<span class="note-cell text-truncate" title="{}">{}</span>', value, value
-        )
+        return mark_safe("".join(rows))  # noqa: S308 - every value above is escaped
