@@ -89,6 +89,7 @@ class DecisionLog(models.Model):
         on_delete=models.DO_NOTHING,
         db_constraint=False,
         related_name="+",
+        db_index=False,  # decisionlog_person_time leads with it: one index less per decision
     )
     agent = models.CharField(max_length=200, blank=True)
     connector = models.ForeignKey(
@@ -98,6 +99,7 @@ class DecisionLog(models.Model):
         on_delete=models.DO_NOTHING,
         db_constraint=False,
         related_name="+",
+        db_index=False,  # decisionlog_connector_time leads with it: one index less per decision
     )
     connector_slug = models.CharField(max_length=100)
     tools = models.JSONField(help_text="Tool keys as asked.")
