@@ -1,8 +1,10 @@
 """Server time of the Requests page and the review panel over the benchmark database.
 
 Method: the Django test client in-process (middleware, view, queries, template; no network),
-logged in as the demo admin; each URL warmed up, then timed; queries captured on one more call.
-The Django admin changelist for AccessRequest (same columns, 25 rows) is timed the same way.
+logged in as the demo admin; each URL warmed up with 3 calls, then timed over 100 calls; queries
+captured on one more call. The Django admin changelist for AccessRequest (same columns, 25 rows,
+its default sort) is timed the same way and compared with our default view (newest first). The
+speed-up is reported twice, admin over ours at the median and at p95, and both must reach 5x.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def _measure(client, url: str, runs: int, **headers) -> tuple[list[float], list[
     return samples, [q["sql"] for q in captured.captured_queries]
 
 
-def run(runs: int = 40) -> list[Result]:
+def run(runs: int = 100) -> list[Result]:
     """Time every list view, the panel and the admin changelist; return the figures."""
     from django.contrib.auth import get_user_model
     from django.test import Client
@@ -57,11 +59,11 @@ def run(runs: int = 40) -> list[Result]:
     client = Client()
     client.force_login(get_user_model().objects.get(username="admin"))
     results: list[Result] = []
-    list_p95: dict[str, float] = {}
+    list_samples: dict[str, list[float]] = {}
     for name, url in LIST_URLS.items():
         samples, queries = _measure(client, url, runs)
         p95 = percentile(samples, 95)
-        list_p95[name] = p95
+        list_samples[name] = samples
         uncapped = [q for q in queries if UNCAPPED_COUNT.search(q)]
         ok = p95 <= LIST_TARGET_MS and len(queries) <= MAX_QUERIES and not uncapped
         note = f"{len(queries)} queries; {summary(samples)}"
@@ -80,26 +82,35 @@ def run(runs: int = 40) -> list[Result]:
     print(results[-1].line(), flush=True)
 
     admin_samples, admin_queries = _measure(client, "/admin/requests_app/accessrequest/", runs)
-    admin_p95 = percentile(admin_samples, 95)
-    ours = list_p95["sort -requested"]
     note = f"{len(admin_queries)} queries; {summary(admin_samples)}"
     results.append(
-        Result("Django admin", "changelist, default sort", admin_p95, "ms p95", "—", True, note)
-    )
-    print(results[-1].line(), flush=True)
-    ratio = admin_p95 / ours
-    results.append(
         Result(
-            "Requests page",
-            "speed-up over the admin changelist",
-            ratio,
-            "x",
-            "≥ 5x",
-            ratio >= ADMIN_RATIO_TARGET,
-            f"admin p95 {admin_p95:.1f} ms / ours {ours:.1f} ms (same rows, default sort)",
+            "Django admin",
+            "changelist, default sort",
+            percentile(admin_samples, 95),
+            "ms p95",
+            "—",
+            True,
+            note,
         )
     )
     print(results[-1].line(), flush=True)
+    ours = list_samples["sort -requested"]
+    for label, pct in (("median", 50), ("p95", 95)):
+        admin, mine = percentile(admin_samples, pct), percentile(ours, pct)
+        ratio = admin / mine
+        results.append(
+            Result(
+                "Requests page",
+                f"speed-up over the admin changelist ({label})",
+                ratio,
+                "x",
+                "≥ 5x",
+                ratio >= ADMIN_RATIO_TARGET,
+                f"admin {admin:.1f} ms / ours {mine:.1f} ms (same rows, default sort)",
+            )
+        )
+        print(results[-1].line(), flush=True)
     return results
 
 
