@@ -310,8 +310,8 @@ def make_flows(n: int, people, group, start: int) -> None:
         level.groups.add(group)
 
 
-# session, user, person (sidebar), count, page rows
-LIST_QUERIES = 5
+# session, user with person (sidebar), count, page rows
+LIST_QUERIES = 4
 
 
 @pytest.mark.parametrize("params", [{}, {"sort": "-modified"}, {"q": "bulk", "channel": "sms"}])

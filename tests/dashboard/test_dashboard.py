@@ -299,9 +299,9 @@ def _queries(client) -> int:
 
 @pytest.mark.parametrize(
     ("persona", "expected"),
-    # session, user, person (the approver's flows, or the admin's sidebar), [flows], widget rows;
+    # session, user with person (the approver's flows, the sidebar), [flows], widget rows;
     # figures: pending, per day, medians, connectors, approvers, approver medians
-    [("admin", 10), ("approver", 11)],
+    [("admin", 9), ("approver", 10)],
 )
 def test_dashboard_runs_a_fixed_number_of_queries(
     request, persona, expected, decided_by_people, requester, tools, flow
@@ -346,7 +346,7 @@ def test_cached_figures_cost_no_query(admin_client, known):
     admin_client.get("/")
     with CaptureQueriesContext(connection) as queries:
         admin_client.get("/")
-    assert len(queries) == 4  # session, user, widget rows, the sidebar's person
+    assert len(queries) == 3  # session, user with the sidebar's person, widget rows
 
 
 def test_an_approvers_link_decisions_count_as_their_own(

@@ -120,11 +120,11 @@ def test_list_query_count_is_constant(admin_client, django_assert_num_queries, c
     _grow(2, group, connector)
     for path in ("/users/", "/users/groups/"):
         admin_client.get(path)
-        with django_assert_num_queries(5):  # session, user, the admin's person, count, page
+        with django_assert_num_queries(4):  # session, user with person, count, page
             admin_client.get(path)
     _grow(30, group, connector)
     for path in ("/users/", "/users/groups/"):
-        with django_assert_num_queries(5):
+        with django_assert_num_queries(4):
             admin_client.get(path)
 
 
@@ -197,9 +197,9 @@ def test_person_panel_query_count_is_constant(
     url = f"/users/{scenario.pk}/"
     commit_snapshot_changes()
     admin_client.get(url)
-    # session, user, the admin's person, person, groups, policies, their tools, snapshot
+    # session, user with the admin's person, person, groups, policies, their tools, snapshot
     # version, requests, decisions
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(9):
         admin_client.get(url)
     for i in range(20):
         group = GroupFactory(name=f"G{i}")
@@ -208,7 +208,7 @@ def test_person_panel_query_count_is_constant(
         ToolFactory(connector=connector)
     commit_snapshot_changes()
     current_snapshot()
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(9):
         admin_client.get(url)
 
 

@@ -317,8 +317,8 @@ def make_policies(n: int, connector, tools, groups, people) -> None:
         policy.users.set(people[: i % 3])
 
 
-# session, user, person (sidebar), count, page rows, their tools, their groups
-LIST_QUERIES = 7
+# session, user with person (sidebar), count, page rows, their tools, their groups
+LIST_QUERIES = 6
 
 
 @pytest.mark.parametrize("params", [{}, {"sort": "-action"}, {"q": "bulk", "action": "allow"}])

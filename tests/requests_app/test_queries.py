@@ -17,10 +17,10 @@ HTMX_TABLE = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "requests-table"}
 HTMX_PANEL = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "panel"}
 MAX_QUERIES = 8
 MAX_PANEL_QUERIES = 9  # the panel also lists the request's notifications
-# session, user, person (sidebar), key page, rows by key, capped count, connector choices
-LIST_QUERIES = {"admin": 7, "approver": 8}  # the approver adds: their flows
-# session, user, person, request, its groups, its tools, its events, its notifications
-PANEL_QUERIES = {"admin": 8, "approver": 9}  # the approver adds: their flows
+# session, user with person (sidebar), key page, rows by key, capped count, connector choices
+LIST_QUERIES = {"admin": 6, "approver": 7}  # the approver adds: their flows
+# session, user with person, request, its groups, its tools, its events, its notifications
+PANEL_QUERIES = {"admin": 7, "approver": 8}  # the approver adds: their flows
 
 
 @pytest.fixture(autouse=True)
