@@ -31,8 +31,8 @@ class QuickSelect(forms.Select):
     def render(
         self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
     ) -> SafeString:
+        # Emptied once an option is selected: one at most is, as in Django's Select.
         chosen = set(self.format_value(value))
-        found: list[bool] = []  # one <option> at most is selected, as in Django's Select
 
         def options(choices: Iterable[tuple[Any, Any]]) -> str:
             html = []
@@ -42,9 +42,9 @@ class QuickSelect(forms.Select):
                     html.append(f'<optgroup label="{escape(str(option_value))}">{group}</optgroup>')
                     continue
                 text = "" if option_value is None else str(option_value)
-                selected = not found and text in chosen
+                selected = text in chosen
                 if selected:
-                    found.append(True)
+                    chosen.clear()
                 html.append(
                     f'<option value="{escape(text)}"{" selected" if selected else ""}>'
                     f"{escape(str(label))}</option>"
