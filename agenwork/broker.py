@@ -1,11 +1,14 @@
 """Publishing after commit without waiting on a broker that is down.
 
 - The outbox rows are already committed when their task is published: a message that is not
-  published is only late, because the sweep hands out what is still pending after
-  `FRESH_GRACE`. So a web request must not wait on a broker that refuses.
+  published is only late, because the sweep hands out what may not have reached a worker
+  (`handout_cutoff`). So a web request must not wait on a broker that refuses.
 - After a refusal this process publishes nothing for `PAUSE`, then tries again. One refused
   publish costs Celery's publish retries (about half a second); without the pause a request
   queueing three messages would pay that three times while the broker is down.
+- Each refusal that starts a pause is recorded (a heartbeat row), so the first sweep after the
+  broker is back hands out every row created until then, not only those older than the grace
+  that normally lets the after-commit task send a fresh row by itself.
 """
 
 from __future__ import annotations
@@ -13,11 +16,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import datetime, timedelta
 from typing import Any
+
+from agenwork.heartbeat import heartbeat_last, heartbeat_mark
 
 logger = logging.getLogger(__name__)
 
 PAUSE_SECONDS = 5.0
+BROKER_REFUSED = "broker_refused"
 
 _lock = threading.Lock()
 _paused_until = 0.0
@@ -40,8 +47,31 @@ def publish_after_commit(task: Any, *args: Any) -> bool:
             exc,
             PAUSE_SECONDS,
         )
+        broker_refused()
         return False
     return True
+
+
+def broker_refused() -> None:
+    """Record that a publish was refused now (the database may be down too: then only log)."""
+    try:
+        heartbeat_mark(name=BROKER_REFUSED)
+    except Exception as exc:
+        logger.warning("could not record the broker's refusal (%s: %s)", type(exc).__name__, exc)
+
+
+def handout_cutoff(*, now: datetime, grace: timedelta) -> datetime:
+    """Messages created up to this time may not have reached a worker: the sweep hands them out.
+
+    - Normally `now - grace`: a fresh row is the after-commit task's to send.
+    - After a refusal, every row created until the pause that followed it ended: those were
+      not published, or were published to a broker that may have lost them on restart.
+    """
+    cutoff = now - grace
+    refused = heartbeat_last(name=BROKER_REFUSED)
+    if refused is not None:
+        cutoff = max(cutoff, min(now, refused + timedelta(seconds=PAUSE_SECONDS)))
+    return cutoff
 
 
 def resume_publishing() -> None:

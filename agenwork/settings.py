@@ -295,6 +295,14 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
+# A worker that loses the broker keeps trying to reconnect, however long Redis is away (Celery
+# gives up after 100 attempts by default and the process exits); /healthz and the compose health
+# check show it meanwhile. A task running when the connection drops is not cancelled: it finishes
+# and records its outcome in PostgreSQL, where a redelivered copy finds the row already claimed.
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Workers log through LOGGING below (JSON lines with the request id), not Celery's own format.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -19,10 +19,10 @@ import uuid
 from datetime import datetime, timedelta
 
 from django.db import connections, router, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from agenwork.broker import publish_after_commit
+from agenwork.broker import handout_cutoff, publish_after_commit
 from approval_flows.models import Notification
 from approval_flows.transports import PermanentError, TransientError, transport_for
 from directory.models import Person
@@ -42,7 +42,8 @@ BACKOFF = (
 MAX_ATTEMPTS = len(BACKOFF) + 1
 # Longer than the Celery hard time limit: a claim this old belongs to a worker that is gone.
 STALE_CLAIM = timedelta(minutes=5)
-# The after-commit task sends a fresh row; the sweep only takes the ones the broker lost.
+# The after-commit task sends a fresh row; the sweep only takes the ones the broker lost (and,
+# after the broker refused a publish, every row created until then: `handout_cutoff`).
 FRESH_GRACE = timedelta(seconds=30)
 
 
@@ -189,13 +190,18 @@ def notification_due_ids(*, now: datetime | None = None, limit: int = 1000) -> l
     """Ids the sweep should hand to `send_notification`; stale claims go back to pending first."""
     now = now or timezone.now()
     _reclaim_stale(now)
-    due = Q(status=Status.PENDING, next_attempt_at__lte=now) & (
-        Q(attempts__gt=0) | Q(created_at__lte=now - FRESH_GRACE)
-    )
     return list(
-        Notification.objects.filter(due)
+        notifications_due(now=now)
         .order_by("next_attempt_at", "pk")
         .values_list("pk", flat=True)[:limit]
+    )
+
+
+def notifications_due(*, now: datetime) -> QuerySet[Notification]:
+    """Pending rows whose attempt is due and that the after-commit task may not have sent."""
+    return Notification.objects.filter(
+        Q(status=Status.PENDING, next_attempt_at__lte=now)
+        & (Q(attempts__gt=0) | Q(created_at__lte=handout_cutoff(now=now, grace=FRESH_GRACE)))
     )
 
 

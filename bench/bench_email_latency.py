@@ -94,7 +94,7 @@ def _worker_and_broker(smtp_port: int):
     import redis
     from django.db import connection
 
-    from agenwork.celery import app
+    from agenwork.celery import celery_settings
 
     broker = _broker_url()
     redis.Redis.from_url(broker).flushdb()
@@ -114,15 +114,11 @@ def _worker_and_broker(smtp_port: int):
     command += ["-c", "1", "--without-heartbeat", "--without-mingle", "--without-gossip"]
     command += ["-l", "INFO"]
     worker = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    old = app.conf.broker_url, app.conf.task_always_eager
-    app.conf.broker_url, app.conf.task_always_eager = broker, False
-    app._after_fork()
     try:
-        _wait_ready(log_path, worker)
-        yield
+        with celery_settings(broker_url=broker, task_always_eager=False):
+            _wait_ready(log_path, worker)
+            yield
     finally:
-        app.conf.broker_url, app.conf.task_always_eager = old
-        app._after_fork()
         worker.terminate()
         worker.wait(timeout=30)
         log.close()

@@ -142,16 +142,10 @@ def _duplicates() -> tuple[int, int, int]:
 @contextmanager
 def _private_broker() -> Iterator[None]:
     """Publish to an in-process broker: the bench's task ids must never reach a real worker."""
-    from agenwork.celery import app
+    from agenwork.celery import celery_settings
 
-    old = app.conf.broker_url
-    app.conf.broker_url = "memory://"
-    app._after_fork()  # drop pooled connections to the configured broker
-    try:
+    with celery_settings(broker_url="memory://"):
         yield
-    finally:
-        app.conf.broker_url = old
-        app._after_fork()
 
 
 def run(requests: int = REQUESTS, batch: int = 500, workers: int | None = None) -> list[Result]:

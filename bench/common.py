@@ -29,7 +29,7 @@ def setup_django() -> None:
         # environment: Celery prefers CELERY_BROKER_URL there to any later change of its config.
         from agenwork.celery import app
 
-        app.conf.broker_url = "memory://"
+        app.conf.update(CELERY_BROKER_URL="memory://")  # the prefixed key: see celery_settings
 
 
 @dataclass

@@ -24,11 +24,12 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import connections, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from agenwork.broker import broker_refused
 from approval_flows.models import ApprovalFlow, ApprovalLevel, Notification
-from approval_flows.notifications import FRESH_GRACE, STALE_CLAIM
+from approval_flows.notifications import STALE_CLAIM, notifications_due
 from connectors.models import Connector
 from directory.models import Person
 from requests_app import notify
@@ -351,6 +352,7 @@ def _enqueue(report: SweepReport, kind: str, arguments: Sequence[Any], task: Any
         except Exception as exc:
             report.errors.append(f"{kind}: the broker refused ({type(exc).__name__}: {exc})"[:300])
             logger.warning("sweep: could not enqueue %s: %s", kind, exc)
+            broker_refused()
             return handed
     return len(arguments)
 
@@ -374,9 +376,7 @@ def _preview(report: SweepReport) -> SweepReport:
 
 def _due_notifications(now: datetime) -> QuerySet[Notification]:
     """What `notification_due_ids` would hand out at `now`, read without reclaiming anything."""
-    Status = Notification.Status
-    due = Q(status=Status.PENDING, next_attempt_at__lte=now) & (
-        Q(attempts__gt=0) | Q(created_at__lte=now - FRESH_GRACE)
+    stale = Notification.objects.filter(
+        status=Notification.Status.SENDING, claimed_at__lt=now - STALE_CLAIM
     )
-    stale = Q(status=Status.SENDING, claimed_at__lt=now - STALE_CLAIM)
-    return Notification.objects.filter(due | stale)
+    return notifications_due(now=now) | stale

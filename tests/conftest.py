@@ -67,6 +67,15 @@ def _broker_not_paused():
 
 
 @pytest.fixture
+def celery_eager():
+    """Tasks run in this process when published (Celery's settings read attributes, not keys)."""
+    from agenwork.celery import celery_settings
+
+    with celery_settings(task_always_eager=True):
+        yield
+
+
+@pytest.fixture
 def connector(db):
     return ConnectorFactory(slug="google-calendar", name="Google Calendar")
 

@@ -19,7 +19,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.utils import timezone
 
-from agenwork import celery_app
 from agenwork.crypto import decrypt
 from gateways.models import ApiKey
 from gateways.services import IssuedKey, api_key_create, api_key_revoke
@@ -122,13 +121,8 @@ def hooked_gateway(hooked: IssuedKey) -> Gateway:
 
 
 @pytest.fixture
-def eager(settings, monkeypatch) -> None:
-    """Celery runs tasks inline, as if a worker picked them up at once.
-
-    - The Celery config is set before Django's setting: read lazily, it would otherwise load the
-      eager setting as its original value, and monkeypatch would restore eager mode afterwards.
-    """
-    monkeypatch.setitem(celery_app.conf, "task_always_eager", True)
+def eager(settings, celery_eager) -> None:
+    """Celery runs tasks inline, as if a worker picked them up at once."""
     settings.CELERY_TASK_ALWAYS_EAGER = True
 
 

@@ -11,7 +11,6 @@ from django.db import connection
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from agenwork.celery import app
 from approval_flows import tasks
 from approval_flows.models import Notification
 from approval_flows.notifications import (
@@ -98,9 +97,8 @@ def test_broker_outage_does_not_break_the_caller(
 
 
 def test_after_commit_task_delivers_the_email(
-    queue, smtp_server, monkeypatch, django_capture_on_commit_callbacks
+    queue, smtp_server, celery_eager, django_capture_on_commit_callbacks
 ):
-    monkeypatch.setitem(app.conf, "task_always_eager", True)
     with django_capture_on_commit_callbacks(execute=True):
         notification = queue()
 

@@ -29,7 +29,7 @@ import redis
 from django.db import connection
 from django.test import Client
 
-from agenwork.celery import app as celery_app
+from agenwork.celery import celery_settings
 from approval_flows.models import ApprovalFlow
 from connectors.models import Tool
 from directory.models import Person
@@ -100,15 +100,8 @@ def in_process_broker(url: str) -> Iterator[None]:
 
     - Tasks really go to the broker: eager mode left on by another test is switched off too.
     """
-    conf = celery_app.conf
-    old = conf.broker_url, conf.task_always_eager
-    conf.broker_url, conf.task_always_eager = url, False
-    celery_app._after_fork()  # drop the pooled connections to the old broker
-    try:
+    with celery_settings(broker_url=url, task_always_eager=False):
         yield
-    finally:
-        conf.broker_url, conf.task_always_eager = old
-        celery_app._after_fork()
 
 
 class PrivateRedis:
