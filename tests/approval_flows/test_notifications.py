@@ -11,6 +11,8 @@ from django.db import connection
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
+from agenwork.broker import BROKER_REFUSED, PAUSE_SECONDS
+from agenwork.heartbeat import heartbeat_last, heartbeat_mark
 from approval_flows import tasks
 from approval_flows.models import Notification
 from approval_flows.notifications import (
@@ -307,6 +309,39 @@ def test_due_ids_leave_fresh_rows_to_their_after_commit_task(queue):
 
     assert notification_due_ids(now=now) == []
     assert notification_due_ids(now=now + FRESH_GRACE) == [notification.pk]
+
+
+def test_after_a_refusal_the_sweep_hands_out_the_rows_it_left_at_once(
+    queue, monkeypatch, django_capture_on_commit_callbacks
+):
+    def broker_down(notification_id):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.send_notification, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        notification = queue()
+
+    assert heartbeat_last(name=BROKER_REFUSED) is not None
+    assert notification_due_ids(now=timezone.now()) == [notification.pk]
+
+
+def test_rows_queued_before_a_refusal_are_handed_out_too(queue):
+    """The broker took them, but a Redis restarted without persistence may have lost them."""
+    notification = queue()
+    heartbeat_mark(name=BROKER_REFUSED, at=notification.created_at + timedelta(seconds=1))
+
+    assert notification_due_ids(now=notification.created_at + timedelta(seconds=2)) == [
+        notification.pk
+    ]
+
+
+def test_rows_queued_after_the_pause_that_followed_a_refusal_are_left_to_their_task(queue):
+    notification = queue()
+    refused = notification.created_at - timedelta(seconds=PAUSE_SECONDS + 1)
+    heartbeat_mark(name=BROKER_REFUSED, at=refused)
+
+    assert notification_due_ids(now=notification.created_at + timedelta(seconds=1)) == []
+    assert notification_due_ids(now=notification.created_at + FRESH_GRACE) == [notification.pk]
 
 
 def test_due_ids_include_retries_whose_time_has_come(queue, twilio_server):

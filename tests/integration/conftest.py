@@ -181,12 +181,16 @@ class Worker:
     log_path: Path
     concurrency: int = 1
     process: subprocess.Popen[bytes] | None = None
+    # As deployed (Procfile, compose): a prefork pool with heartbeats, mingle and gossip on.
+    # Otherwise they are off, for a quicker start.
+    as_deployed: bool = False
 
     def start(self) -> Worker:
         name = f"integration-{uuid.uuid4().hex[:8]}@%h"
         pool = ["-P", "solo"] if self.concurrency == 1 else ["-P", "prefork"]
         command = [str(CELERY), "-A", "agenwork", "worker", *pool, "-c", str(self.concurrency)]
-        command += ["--without-heartbeat", "--without-mingle", "--without-gossip"]
+        if not self.as_deployed:
+            command += ["--without-heartbeat", "--without-mingle", "--without-gossip"]
         command += ["-l", "INFO", "-n", name]
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = self.log_path.open("ab")
@@ -211,6 +215,9 @@ class Worker:
         if self.process and self.process.poll() is not None:
             pytest.fail(f"the Celery worker exited with {self.process.returncode}:\n{self.log()}")
         return " ready." in self.log_path.read_text(errors="replace")[offset:]
+
+    def alive(self) -> bool:
+        return bool(self.process) and self.process.poll() is None  # type: ignore[union-attr]
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else ""
@@ -238,9 +245,9 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
     """Start workers with the given environment (and pool size); all stop when the test ends."""
     started: list[Worker] = []
 
-    def start(env: dict[str, str], concurrency: int = 1) -> Worker:
+    def start(env: dict[str, str], concurrency: int = 1, as_deployed: bool = False) -> Worker:
         log_path = tmp_path / "worker.log"
-        worker = Worker(env=env, log_path=log_path, concurrency=concurrency).start()
+        worker = Worker(env, log_path, concurrency, as_deployed=as_deployed).start()
         started.append(worker)
         return worker
 
@@ -248,6 +255,54 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
     for worker in started:
         worker.stop()
     connection.close()  # the worker's rows are committed; let pytest-django flush freely
+
+
+@dataclass
+class Beat:
+    """`celery beat` as deployed, its schedule file and log in the test's folder."""
+
+    env: dict[str, str]
+    folder: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Beat:
+        schedule = self.folder / "celerybeat-schedule"
+        command = [str(CELERY), "-A", "agenwork", "beat", "-l", "INFO", "-s", str(schedule)]
+        log = (self.folder / "beat.log").open("ab")
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
+        return self
+
+    def log(self) -> str:
+        path = self.folder / "beat.log"
+        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+
+    def alive(self) -> bool:
+        return bool(self.process) and self.process.poll() is None  # type: ignore[union-attr]
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+@pytest.fixture
+def start_beat(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], Beat]]:
+    """Start `celery beat` with the given environment; it stops when the test ends."""
+    started: list[Beat] = []
+
+    def start(env: dict[str, str]) -> Beat:
+        beat = Beat(env, tmp_path).start()
+        started.append(beat)
+        return beat
+
+    yield start
+    for beat in started:
+        beat.stop()
 
 
 # --- the scenario --------------------------------------------------------------------------

@@ -494,7 +494,9 @@ def test_web_link_sms_and_timeout_racing_make_one_winner(pending, dana, admin_us
     [decision] = decision_events(pending)
     assert decision.channel == pending.decided_via
     told = [value for outcome, value in results if outcome == "error"]
-    assert all(isinstance(exc, RequestAlreadyDecided) for exc in told), results
+    assert all(isinstance(exc, RequestAlreadyDecided) for exc in told), [
+        (outcome, type(value).__name__, str(value)[:300]) for outcome, value in results
+    ]
     sms_answer, sweep_report = results[2][1], results[3][1]
     if pending.decided_via != Channel.SMS:
         assert sms_answer.startswith("Already ")
