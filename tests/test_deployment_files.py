@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import configparser
 import re
 from pathlib import Path
 
@@ -149,3 +150,34 @@ def test_production_procfile_serves_with_gunicorn():
     web = procfile("Procfile")["web"].strip()
 
     assert web.startswith("gunicorn agenwork.wsgi --bind 0.0.0.0:$PORT")
+
+
+def systemd_unit(role: str) -> configparser.ConfigParser:
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str  # type: ignore[assignment,method-assign]  # keys are case-sensitive
+    unit.read_string((ROOT / "deploy" / "systemd" / f"agenwork-{role}.service").read_text())
+    return unit
+
+
+@pytest.mark.parametrize("role", ["web", "worker", "beat"])
+def test_systemd_units_start_a_process_again_whenever_it_exits(role):
+    service = systemd_unit(role)["Service"]
+
+    assert service["Restart"] == "always"
+    assert float(service["RestartSec"]) <= 5
+    assert service["EnvironmentFile"] == "/etc/agenwork/agenwork.env"
+
+
+@pytest.mark.parametrize("role", ["worker", "beat"])
+def test_systemd_units_run_the_procfile_commands(role):
+    command = systemd_unit(role)["Service"]["ExecStart"]
+    program, arguments = command.split(" ", 1)
+
+    assert program.endswith("/.venv/bin/celery")
+    assert ("celery " + arguments).startswith(procfile("Procfile")[role].strip())
+
+
+def test_systemd_beat_keeps_its_schedule_in_its_state_directory():
+    service = systemd_unit("beat")["Service"]
+
+    assert f"--schedule /var/lib/{service['StateDirectory']}/" in service["ExecStart"]

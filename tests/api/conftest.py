@@ -23,6 +23,7 @@ from gateways.services import IssuedKey, api_key_create
 from policies.models import DecisionLog
 from policies.snapshot import clear_snapshot_cache
 from requests_app.models import AccessRequest, RequestEvent, RequestTool, WebhookDelivery
+from tests.support.webhooks import receiver  # noqa: F401 (a fixture)
 
 DECISIONS_URL = "/api/v1/decisions"
 CALENDAR = "google-calendar"

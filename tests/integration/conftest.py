@@ -46,6 +46,7 @@ from tests.factories import (
 )
 from tests.support.smtp import SmtpServer, smtp_server  # noqa: F401 (a fixture)
 from tests.support.twilio import TwilioServer, twilio_server  # noqa: F401 (a fixture)
+from tests.support.webhooks import receiver  # noqa: F401 (a fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = ROOT / ".venv" / "bin" / "celery"

@@ -43,3 +43,8 @@ def test_database_and_queue_keep_their_data_in_volumes():
 def test_app_services_wait_for_a_healthy_redis(services):
     for role in ("web", "worker", "beat"):
         assert services[role]["depends_on"]["redis"]["condition"] == "service_healthy", role
+
+
+@pytest.mark.parametrize("role", ["web", "worker", "beat"])
+def test_a_process_that_exits_is_started_again(services, role):
+    assert services[role]["restart"] in ("always", "unless-stopped")
