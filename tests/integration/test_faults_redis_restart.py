@@ -5,10 +5,10 @@
   private redis-server without persistence, so a restart also forgets every queued message.
 - Each outage: requests before it, Redis stopped (20 s the first time, then 6 s) while gateways
   keep asking, an approver decides one request (its webhook and messages are queued while Redis
-  is away) and a reminder falls due; Redis started again, more requests after. Every answer is a 200; once
-  Redis is back every email, SMS, reminder and webhook arrives exactly once within a minute; the
-  same worker and beat processes are still running; a sweep has ended since the return and
-  /healthz answers 200.
+  is away) and a reminder falls due; Redis started again, more requests after. Every answer is
+  a 200; once Redis is back every email, SMS, reminder and webhook arrives exactly once within a
+  minute; the same worker and beat processes are still running; a sweep has ended since the
+  return and /healthz answers 200.
 - Two ways: with the worker idle when Redis stops, and with the worker holding an
   unacknowledged message (its send stalled on the SMTP server) while its other pool process
   polls for the next: the case where Celery 5.7.0 died for good
