@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import EmptyPage, PageNotAnInteger
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -51,26 +51,80 @@ def panel_link(url: str, text: object, css: str = "") -> SafeString:
 
 
 class ConsoleTable(Table):
-    """A list page's table: `?sort=`, `?page=`, `?per_page=`, drawn by `_lazy_table.html`.
+    """A list page's table: `?sort=`, `?page=`, `?per_page=`, drawn by `_console_table.html`.
 
-    A subclass's Meta inherits these: `class Meta(ConsoleTable.Meta)`.
+    - A subclass's Meta inherits these: `class Meta(ConsoleTable.Meta)`.
+    - Every cell carries its column's name in `data-label`: on a phone the rows stack and each
+      value is labelled (static/css/app.css).
     """
 
     class Meta:
         order_by_field = "sort"
         page_field = "page"
         per_page_field = "per_page"
-        template_name = "_lazy_table.html"
+        template_name = "_console_table.html"
+        attrs = {"class": "table table-hover align-middle console-table"}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for bound in self.columns:
+            attrs = dict(bound.column.attrs)
+            attrs["td"] = {"data-label": str(bound.header), **attrs.get("td", {})}
+            bound.column.attrs = attrs
 
 
-class AdminListMixin(LoginRequiredMixin):
+def refused_filter_notices(filterset: Any, query: QueryDict) -> tuple[Any, list[str]]:
+    """The filterset without the values it refused, and one notice per refused value.
+
+    A bad value in the URL (`?status=zzz`) is dropped, so the list shows what that filter shows by
+    default, and the notice says so, rather than an empty list that looks like "nothing matches".
+    """
+    if filterset.is_valid():
+        return filterset, []
+    refused = list(filterset.form.errors)
+    data = query.copy()
+    for name in refused:
+        data.pop(name, None)
+    kept = type(filterset)(data, queryset=filterset.queryset, request=filterset.request)
+    notices = []
+    for name in refused:
+        shown = _shown_value(kept.form[name]) if name in kept.form.fields else "everything"
+        label = kept.form.fields[name].label if name in kept.form.fields else name
+        notices.append(
+            f"Unknown {str(label or name).lower()} “{query.get(name, '')[:40]}”: showing {shown}."
+        )
+    return kept, notices
+
+
+def _shown_value(field: Any) -> str:
+    """What a choice filter shows once its value was dropped: its default's label ("All ...")."""
+    value = field.value()
+    for choice_value, label in getattr(field.field, "choices", ()):
+        if str(choice_value) == str(value or ""):
+            return str(label)
+    return "everything"
+
+
+class ForgivingFilterMixin:
+    """A FilterView whose refused filter values are dropped with a notice (`filter_notices`)."""
+
+    filter_notices: list[str]
+
+    def get_filterset(self, filterset_class: Any) -> Any:
+        filterset = super().get_filterset(filterset_class)
+        filterset, self.filter_notices = refused_filter_notices(filterset, self.request.GET)
+        return filterset
+
+
+class AdminListMixin(ForgivingFilterMixin, LoginRequiredMixin):
     """A list page only admins see; use it before SingleTableMixin and FilterView.
 
     - Anonymous → login; a login that is not an admin → 403 with `only_admins`.
     - `?per_page=` is one of `page_sizes` (else the first); a bad or past-the-end `?page=` shows
       the last page.
-    - `notices` tell of filter values the FilterSet refused, and of an unknown `?sort=` when
-      `sorts` is given (then `sort_fallback` says what is shown instead).
+    - `notices` tell of filter values the FilterSet refused (they are dropped: the list shows that
+      filter's default), and of an unknown `?sort=` when `sorts` is given (then `sort_fallback`
+      says what is shown instead).
     - An htmx request aimed at `table_id` gets the template's `#table` partial; the table
       reloading itself (after a save in the panel) keeps the URL the panel has pushed.
     """
@@ -101,10 +155,7 @@ class AdminListMixin(LoginRequiredMixin):
     def get_notices(self, filterset: Any) -> list[str]:
         """One line per refused filter value, and one for an unknown sort."""
         get = self.request.GET
-        notices = [
-            f"Unknown {field} “{get.get(field, '')[:40]}”: {' '.join(errors)}"
-            for field, errors in filterset.form.errors.items()
-        ]
+        notices = list(self.filter_notices)
         sort = get.get("sort", "")
         if self.sorts and sort and sort.lstrip("-") not in self.sorts:
             notices.append(f"Unknown sort “{sort[:40]}”: {self.sort_fallback}.")

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.db import models
+
+# The icons agenwork ships; a connector naming another one (or none) shows the generic icon
+# rather than a broken image.
+SHIPPED_ICONS = frozenset(
+    icon.stem
+    for icon in (Path(__file__).resolve().parent.parent / "static/icons/connectors").glob("*.svg")
+)
 
 
 class Connector(models.Model):
@@ -42,7 +51,7 @@ class Connector(models.Model):
 
     @property
     def icon_name(self) -> str:
-        return self.icon or "generic"
+        return self.icon if self.icon in SHIPPED_ICONS else "generic"
 
 
 class Tool(models.Model):

@@ -33,7 +33,7 @@ class ConnectorTable(ConsoleTable):
         fields = ()
         order_by = ("name",)
         empty_text = "No connectors match these filters."
-        attrs = {"class": "table table-hover align-middle connectors-table"}
+        attrs = {"class": "table table-hover align-middle console-table connectors-table"}
         row_attrs = {"data-row": lambda record: f"connector-{record.slug}"}
 
     def render_name(self, record: Connector) -> str:

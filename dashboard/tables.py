@@ -8,6 +8,7 @@ import django_tables2 as tables
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from agenwork.lists import ConsoleTable
 from agenwork.templatetags.agenwork_tags import when
 from dashboard.lines import MISSING, Line, changed_fields, short_value
 
@@ -18,7 +19,7 @@ VALUE_CHARS = 60
 __all__ = ["MISSING", "ActivityTable", "changed_fields", "render_diff"]
 
 
-class ActivityTable(tables.Table):
+class ActivityTable(ConsoleTable):
     """Time, Kind, Who, Channel, What, Object, Change; newest first, never re-sorted."""
 
     time = tables.Column(accessor="at", verbose_name="Time", orderable=False)
@@ -30,7 +31,7 @@ class ActivityTable(tables.Table):
     change = tables.Column(verbose_name="Change", orderable=False, empty_values=())
 
     class Meta:
-        template_name = "dashboard/_activity_table.html"
+        template_name = "_console_table.html"
         empty_text = "Nothing matches these filters."
         attrs = {"class": "table align-middle console-table activity-table"}
         row_attrs = {"data-kind": lambda record: record.kind, "data-pk": lambda record: record.pk}

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from agenwork.lists import ConsoleTable
 from agenwork.templatetags.agenwork_tags import when
 from gateways.models import ApiKey
 from gateways.services import KEY_SCHEME
@@ -30,7 +31,7 @@ def key_status_badge(api_key: ApiKey) -> SafeString:
     return format_html('<span class="badge key-revoked">{}</span>', "Revoked")
 
 
-class ApiKeyTable(tables.Table):
+class ApiKeyTable(ConsoleTable):
     """Name, Prefix, Created, Last used, Status, Webhook URL; by name."""
 
     name = tables.Column(verbose_name="Name", orderable=False)
@@ -45,7 +46,7 @@ class ApiKeyTable(tables.Table):
     class Meta:
         model = ApiKey
         fields = ()
-        template_name = "gateways/_table.html"
+        template_name = "_console_table.html"
         empty_text = "No API keys yet. Create one for each gateway."
         attrs = {"class": "table table-hover align-middle console-table"}
         row_attrs = {"data-key": lambda record: record.pk}
@@ -72,7 +73,7 @@ class ApiKeyTable(tables.Table):
         )
 
 
-class WebhookDeliveryTable(tables.Table):
+class WebhookDeliveryTable(ConsoleTable):
     """When, Request, Status, Attempts, Last response, Next attempt; newest first."""
 
     created_at = tables.Column(verbose_name="When", orderable=False)
@@ -83,7 +84,7 @@ class WebhookDeliveryTable(tables.Table):
     next_attempt_at = tables.Column(verbose_name="Next attempt", empty_values=(), orderable=False)
 
     class Meta:
-        template_name = "gateways/_table.html"
+        template_name = "_console_table.html"
         empty_text = "No webhook deliveries for this key yet."
         attrs = {"class": "table align-middle console-table deliveries-table"}
         row_attrs = {"data-delivery": lambda record: record.pk}

@@ -35,7 +35,7 @@ class PolicyTable(ConsoleTable):
         fields = ()
         order_by = ("name",)
         empty_text = "No policies match these filters."
-        attrs = {"class": "table table-hover align-middle policies-table"}
+        attrs = {"class": "table table-hover align-middle console-table policies-table"}
         row_attrs = {"data-row": lambda record: f"policy-{record.pk}"}
 
     def render_name(self, record: Policy, value: str) -> str:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
 from django import forms
 
+from requests_app.deciding import BULK_LIMIT
 from requests_app.models import AccessRequest
 from requests_app.services import GRANT_DURATIONS
 
@@ -47,3 +49,51 @@ class DecisionForm(forms.Form):
             self.add_error("tools", "Choose at least one tool to approve, or deny the request.")
             return False
         return True
+
+
+class BulkDecisionForm(forms.Form):
+    """Approve or deny several pending requests: those ticked, or all that match the filters.
+
+    - `ids`: the public ids of the ticked requests (at most BULK_LIMIT).
+    - `scope=matching`: every pending request the filters in `connector` select instead.
+    - Without `confirm` the view only shows what would be decided; with it, it decides.
+    """
+
+    action = forms.ChoiceField(choices=[("approve", "Approve"), ("deny", "Deny")])
+    ids = forms.CharField(required=False)
+    scope = forms.ChoiceField(
+        choices=[("selected", "Selected"), ("matching", "All matching")], required=False
+    )
+    connector = forms.SlugField(required=False, max_length=100)
+    duration = forms.ChoiceField(choices=DURATION_CHOICES, initial="once", required=False)
+    comment = forms.CharField(max_length=2000, required=False)
+    confirm = forms.BooleanField(required=False)
+
+    def clean_ids(self) -> list[UUID]:
+        raw = self.data.getlist("ids") if hasattr(self.data, "getlist") else []
+        if len(raw) > BULK_LIMIT:
+            raise forms.ValidationError(f"Choose at most {BULK_LIMIT} requests at once.")
+        try:
+            return list(dict.fromkeys(UUID(value) for value in raw))
+        except ValueError as exc:
+            raise forms.ValidationError("Some chosen requests are not request ids.") from exc
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if (
+            cleaned.get("scope") != "matching"
+            and not cleaned.get("ids")
+            and "ids" not in self.errors
+        ):
+            raise forms.ValidationError("Choose at least one request.")
+        return cleaned
+
+    @property
+    def approve(self) -> bool:
+        return self.cleaned_data["action"] == "approve"
+
+    @property
+    def grant_duration(self) -> timedelta | None:
+        return (
+            GRANT_DURATIONS[self.cleaned_data.get("duration") or "once"] if self.approve else None
+        )

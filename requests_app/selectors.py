@@ -57,8 +57,27 @@ def request_list(user: Any, flow_ids: list[int] | None) -> QuerySet[AccessReques
             "note",
             "status",
             "requested_at",
+            "decided_at",
+            "decided_by_name",
+            "decided_via",
+            "updated_at",
         )
     )
+
+
+def hidden_tool_keys(request_ids: list[int]) -> dict[int, list[str]]:
+    """The tools after the first of each request, in order: what a "+N" badge names (one query)."""
+    if not request_ids:
+        return {}
+    keys: dict[int, list[str]] = {}
+    rows = (
+        RequestTool.objects.filter(request_id__in=request_ids, position__gt=0)
+        .order_by("request_id", "position")
+        .values_list("request_id", "tool__key")
+    )
+    for request_id, key in rows:
+        keys.setdefault(request_id, []).append(key)
+    return keys
 
 
 def request_for_panel(
@@ -111,3 +130,31 @@ def request_notifications(access_request: AccessRequest) -> list[Notification]:
         .select_related("recipient")
         .order_by("created_at", "id")
     )
+
+
+def bulk_candidates(
+    user: Any,
+    flow_ids: list[int] | None,
+    *,
+    ids: list[UUID] | None,
+    connector_slug: str = "",
+    limit: int,
+) -> tuple[list[AccessRequest], bool]:
+    """The requests a bulk decision takes, oldest first, and whether more than `limit` matched.
+
+    - `ids`: the ticked requests, whatever their status now (one decided meanwhile is reported).
+    - Otherwise every pending request visible to this login, of one connector when given.
+    """
+    qs = (
+        requests_visible_to(user, flow_ids)
+        .select_related("connector")
+        .order_by("requested_at", "id")
+    )
+    if ids is not None:
+        qs = qs.filter(public_id__in=ids)
+    else:
+        qs = qs.filter(status=AccessRequest.Status.PENDING)
+        if connector_slug:
+            qs = qs.filter(connector__slug=connector_slug)
+    rows = list(qs[: limit + 1])
+    return rows[:limit], len(rows) > limit

@@ -14,30 +14,43 @@ from django.utils.safestring import SafeString, mark_safe
 
 from agenwork.templatetags.agenwork_tags import connector_label, when
 from requests_app.models import AccessRequest
+from requests_app.selectors import hidden_tool_keys
+from requests_app.services import describe_decision
 
 SORT_ALIASES = ("name", "identifier", "connector", "requested")
 _ANY_ID = UUID(int=0)  # reversed once per page; each row's id goes in its place
+SELECT_ALL = mark_safe(
+    '<input class="form-check-input" type="checkbox" data-select-all '
+    'aria-label="Select every request on this page">'
+)
+
+
+def _column(accessor: str, name: str, css: str, **kwargs) -> tables.Column:
+    """A column whose header cell carries the class that sets its width (static/css/app.css)."""
+    return tables.Column(
+        accessor=accessor, verbose_name=name, attrs={"th": {"class": css}}, **kwargs
+    )
 
 
 class AccessRequestTable(tables.Table):
-    """Name, Identifier, Connector, Tools, Requested, Note; every sort is an index scan."""
+    """Name, Identifier, Connector, Tools, Requested, Note; every sort is an index scan.
 
-    name = tables.Column(
-        accessor="requester_name", verbose_name="Name", order_by=("requester_name", "id")
+    - `selectable`: a checkbox leads each row, for decisions on several requests at once.
+    - `show_status`: a Status column (badge and who decided), when the list is not only pending.
+    """
+
+    select = _column("public_id", SELECT_ALL, "c-select", orderable=False)
+    name = _column("requester_name", "Name", "c-name", order_by=("requester_name", "id"))
+    identifier = _column(
+        "requester_identifier", "Identifier", "c-ident", order_by=("requester_identifier", "id")
     )
-    identifier = tables.Column(
-        accessor="requester_identifier",
-        verbose_name="Identifier",
-        order_by=("requester_identifier", "id"),
+    connector = _column(
+        "connector_name", "Connector", "c-connector", order_by=("connector_name", "id")
     )
-    connector = tables.Column(
-        accessor="connector_name", verbose_name="Connector", order_by=("connector_name", "id")
-    )
-    tools = tables.Column(accessor="first_tool_key", verbose_name="Tools", orderable=False)
-    requested = tables.Column(
-        accessor="requested_at", verbose_name="Requested", order_by=("requested_at", "id")
-    )
-    note = tables.Column(verbose_name="Note", orderable=False, default="")
+    tools = _column("first_tool_key", "Tools", "c-tools", orderable=False)
+    requested = _column("requested_at", "Requested", "c-requested", order_by=("requested_at", "id"))
+    status = _column("status", "Status", "c-status", orderable=False)
+    note = _column("note", "Note", "c-note", orderable=False, default="")
 
     class Meta:
         model = AccessRequest
@@ -47,40 +60,101 @@ class AccessRequestTable(tables.Table):
         per_page_field = "per_page"
         template_name = "requests_app/_table.html"
         empty_text = "No requests match these filters."
-        attrs = {"class": "table table-hover align-middle requests-table"}
+        attrs = {"class": "table table-hover align-middle console-table requests-table"}
+
+    def __init__(self, *args, selectable: bool = False, show_status: bool = False, **kwargs):
+        exclude = [
+            name for name, shown in (("select", selectable), ("status", show_status)) if not shown
+        ]
+        super().__init__(*args, exclude=exclude, **kwargs)
+        self.selectable = selectable
+        self.show_status = show_status
+        if show_status:
+            self.attrs = {**self.attrs, "class": f"{self.attrs['class']} with-status"}
 
     @cached_property
     def rows_html(self) -> SafeString:
         """The page's rows in one pass of plain string building.
 
         django-tables2's per-cell machinery cost about 1 ms a row, and format_html per cell
-        another 0.25 ms: this is the page's hot loop.
+        another 0.25 ms: this is the page's hot loop (bench/bench_requests_page.py).
         """
         records = [row.record for row in self.page.object_list] if self.page else []
         if not records:
-            return format_html('<tr><td colspan="6">{}</td></tr>', self.empty_text)
+            return format_html(
+                '<tr><td colspan="{}">{}</td></tr>', len(self.columns), self.empty_text
+            )
         link_head, link_tail = reverse("requests_app:detail", args=[_ANY_ID]).split(str(_ANY_ID))
         now = timezone.now()
         labels: dict[int, str] = {}
+        hidden = hidden_tool_keys([r.pk for r in records if r.extra_tool_count])
         rows = []
         for record in records:
             label = labels.get(record.connector_id)
             if label is None:
                 label = labels[record.connector_id] = connector_label(record.connector)
             url = f"{link_head}{record.public_id}{link_tail}"
-            tool = escape(record.first_tool_key or "")
-            extra = record.extra_tool_count
-            badge = f' <span class="badge text-bg-light border">+{extra}</span>' if extra else ""
+            name = escape(record.requester_name)
+            ident = escape(record.requester_identifier)
             note = escape(record.note or "")
+            select = (
+                f'<td class="c-select"><input class="form-check-input" type="checkbox" '
+                f'name="ids" value="{record.public_id}" form="bulk-form" '
+                f'aria-label="Select the request of {name}"></td>'
+                if self.selectable
+                else ""
+            )
+            status = (
+                f'<td class="c-status">{self._status_cell(record)}</td>' if self.show_status else ""
+            )
             rows.append(
-                f'<tr data-request="{record.public_id}"><td>'
+                f'<tr data-request="{record.public_id}">{select}<td class="c-name">'
                 f'<a class="stretched-link request-link" href="{url}" hx-get="{url}" '
-                f'hx-target="#panel" hx-swap="innerHTML" hx-push-url="true">'
-                f"{escape(record.requester_name)}</a></td>"
-                f"<td>{escape(record.requester_identifier)}</td>"
-                f"<td>{label}</td>"
-                f'<td><code class="tool-key text-truncate" title="{tool}">{tool}</code>{badge}</td>'
-                f"<td>{when(record.requested_at, now)}</td>"
-                f'<td><span class="note-cell text-truncate" title="{note}">{note}</span></td></tr>'
+                f'hx-target="#panel" hx-swap="innerHTML" hx-push-url="true" title="{name}">'
+                f"{name}</a></td>"
+                f'<td class="c-ident" title="{ident}">{ident}</td>'
+                f'<td class="c-connector">{label}</td>'
+                f'<td class="c-tools">{self._tools_cell(record, hidden.get(record.pk, ()))}</td>'
+                f'<td class="c-requested">{when(record.requested_at, now)}</td>{status}'
+                f'<td class="c-note" title="{note}">{note}</td></tr>'
             )
         return mark_safe("".join(rows))  # noqa: S308 - every value above is escaped
+
+    @staticmethod
+    def _tools_cell(record: AccessRequest, hidden: list[str] | tuple[str, ...]) -> str:
+        """The first tool and "+N" naming the others on hover.
+
+        - The connector's prefix of the key (`google-calendar_`) is its own span, which the
+          stylesheet cuts first in a narrow column: the verb (`events_create`) is what differs.
+        """
+        key = record.first_tool_key or ""
+        prefix = f"{record.connector.slug}_"
+        if key.startswith(prefix) and len(key) > len(prefix):
+            verb = escape(key[len(prefix) :])
+            shown = f'<span class="tool-prefix">{escape(prefix)}</span><span>{verb}</span>'
+        else:
+            shown = escape(key)
+        badge = ""
+        if record.extra_tool_count:
+            others = escape(", ".join(hidden))
+            badge = (
+                f'<span class="badge text-bg-light border tools-more" title="{others}">'
+                f"+{record.extra_tool_count}</span>"
+            )
+        code = f'<code class="tool-key" title="{escape(key)}">{shown}</code>'
+        return f'<div class="tools-cell">{code}{badge}</div>'
+
+    @staticmethod
+    def _status_cell(record: AccessRequest) -> str:
+        """A badge of the status and, once decided, who decided (the whole sentence on hover)."""
+        badge = (
+            f'<span class="badge request-status status-{record.status}">'
+            f"{escape(record.get_status_display())}</span>"
+        )
+        if record.is_pending:
+            return badge
+        who = escape(record.decided_by_name or "the system")
+        return (
+            f'{badge}<div class="decided-by" title="{escape(describe_decision(record))}">'
+            f"by {who}</div>"
+        )

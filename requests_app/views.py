@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 from uuid import UUID
 
@@ -19,18 +18,19 @@ from django_filters.views import FilterView
 from django_htmx.http import trigger_client_event
 from django_tables2 import SingleTableMixin
 
-from agenwork.lists import panel_response
+from agenwork.lists import ForgivingFilterMixin, panel_response
 from agenwork.pagination import DeferredJoinPaginator, capped_count
 from agenwork.roles import is_admin
+from agenwork.templatetags.agenwork_tags import pretty_json
 from policies.forms import PolicyForm
 from policies.models import Policy
+from requests_app.deciding import BULK_LIMIT, request_decide
 from requests_app.filtersets import AccessRequestFilterSet
 from requests_app.forms import DecisionForm
 from requests_app.models import AccessRequest
 from requests_app.opened import opened_token, response_ms
 from requests_app.selectors import (
     approver_flow_ids,
-    console_person,
     request_for_panel,
     request_list,
     request_notifications,
@@ -40,20 +40,24 @@ from requests_app.services import (
     Actor,
     RequestAlreadyDecided,
     describe_decision,
-    request_approve,
-    request_deny,
     request_resolve_with_policy,
 )
 from requests_app.tables import SORT_ALIASES, AccessRequestTable
-from requests_app.voting import Vote, VoteRefused, approval_progress, request_vote
+from requests_app.voting import VoteRefused, approval_progress
 
 DEFAULT_SORT = "-requested"
+# Arguments of this many lines or more start folded in the panel: the decision stays in view.
+ARGUMENTS_FOLD_LINES = 12
 REQUESTS_CHANGED = "requests-changed"
 NO_ACCESS = "Your login cannot see any request yet: ask an admin to make you an approver."
 
 
-class RequestListView(LoginRequiredMixin, SingleTableMixin, FilterView):
-    """Pending requests by default; sort, filter and page state live in the URL."""
+class RequestListView(LoginRequiredMixin, ForgivingFilterMixin, SingleTableMixin, FilterView):
+    """Pending requests by default; sort, filter and page state live in the URL.
+
+    - Pending requests can be chosen with a checkbox and decided together (`requests_bulk`).
+    - Any other status adds a Status column: a badge and who decided.
+    """
 
     table_class = AccessRequestTable
     filterset_class = AccessRequestFilterSet
@@ -70,8 +74,12 @@ class RequestListView(LoginRequiredMixin, SingleTableMixin, FilterView):
         return request_list(self.request.user, self.flow_ids)
 
     def get_table(self, **kwargs: Any) -> AccessRequestTable:
+        status = self.filterset.form.cleaned_data.get("status")
+        pending = status == AccessRequest.Status.PENDING
         # Not `request=`: that would paginate once more with a counting paginator.
-        table = self.table_class(data=self.get_table_data(), **kwargs)
+        table = self.table_class(
+            data=self.get_table_data(), selectable=pending, show_status=not pending, **kwargs
+        )
         table.request = self.request
         table.order_by = self._sort()
         # render_table renders with the table alone in its context, so the table carries them.
@@ -117,18 +125,16 @@ class RequestListView(LoginRequiredMixin, SingleTableMixin, FilterView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         filterset = context["filter"]
-        for field, errors in filterset.form.errors.items():
-            raw = self.request.GET.get(field, "")
-            self.notices.append(f"Unknown {field} “{raw[:40]}”: {' '.join(errors)}")
-        total, more = capped_count(filterset.qs) if filterset.is_valid() else (0, False)
+        total, more = capped_count(filterset.qs)
+        status = filterset.form.cleaned_data.get("status", "")
         context.update(
-            notices=self.notices,
+            notices=self.filter_notices + self.notices,
             total=total,
             more_than_total=more,
             page_sizes=settings.REQUESTS_PAGE_SIZES,
-            status_label=dict(filterset.filters["status"].extra["choices"]).get(
-                filterset.form.cleaned_data.get("status", "") if filterset.is_valid() else "", ""
-            ),
+            status_label=dict(filterset.filters["status"].extra["choices"]).get(status, ""),
+            bulk=context["table"].selectable,
+            bulk_limit=BULK_LIMIT,
         )
         return context
 
@@ -161,17 +167,22 @@ def _render_panel(
     *,
     form: DecisionForm | None = None,
     status: int = 200,
+    confirm_deny: bool = False,
 ) -> HttpResponse:
     may_decide, why_not = user_may_decide(request.user, access_request, _flow_ids(request))
+    arguments = "" if access_request.arguments is None else pretty_json(access_request.arguments)
     context = {
         "req": access_request,
         "form": form or DecisionForm(access_request=access_request),
         "may_decide": may_decide and access_request.is_pending,
         "why_not": why_not,
         "may_create_policy": may_decide and is_admin(request.user) and access_request.is_pending,
+        "confirm_deny": confirm_deny,
         "decision_text": "" if access_request.is_pending else describe_decision(access_request),
         "notifications": request_notifications(access_request),
         "opened": opened_token(access_request.public_id),
+        "arguments": arguments,
+        "arguments_folded": arguments.count("\n") >= ARGUMENTS_FOLD_LINES,
     }
     return panel_response(request, "requests_app/accessrequest_detail.html", context, status=status)
 
@@ -179,8 +190,12 @@ def _render_panel(
 @login_required
 @require_GET
 def request_detail(request: HttpRequest, public_id: UUID) -> HttpResponse:
-    """The Review request panel (a partial for htmx; a full page when opened directly)."""
-    return _render_panel(request, _panel_request(request, public_id))
+    """The Review request panel (a partial for htmx; a full page when opened directly).
+
+    - `?confirm=deny` shows the Deny confirmation, with a reason for the agent, in its action bar.
+    """
+    confirm_deny = request.GET.get("confirm") == "deny"
+    return _render_panel(request, _panel_request(request, public_id), confirm_deny=confirm_deny)
 
 
 def _after_decision(request: HttpRequest, access_request: AccessRequest) -> HttpResponse:
@@ -196,9 +211,19 @@ def _decide(request: HttpRequest, public_id: UUID, *, approve: bool) -> HttpResp
         raise PermissionDenied(why_not)
     form = DecisionForm(request.POST, access_request=access_request)
     if not form.is_valid() or (approve and not form.require_tools()):
-        return _render_panel(request, access_request, form=form, status=400)
+        return _render_panel(
+            request, access_request, form=form, status=400, confirm_deny=not approve
+        )
     try:
-        _apply_decision(request, access_request, form, approve=approve)
+        request_decide(
+            access_request=access_request,
+            user=request.user,
+            approve=approve,
+            tool_ids=form.cleaned_data["tools"] if approve else None,
+            duration=form.grant_duration if approve else None,
+            comment=form.cleaned_data["comment"],
+            response_ms=response_ms(request.POST.get("opened", ""), access_request.public_id),
+        )
     except RequestAlreadyDecided as exc:
         messages.warning(request, f"Someone else decided first: {exc}.")
         return _after_decision(request, _panel_request(request, public_id))
@@ -212,35 +237,6 @@ def _decide(request: HttpRequest, public_id: UUID, *, approve: bool) -> HttpResp
         verb = "Approved" if approve else "Denied"
         messages.success(request, f"{verb} the request of {access_request.requester_name}.")
     return _after_decision(request, _panel_request(request, public_id))
-
-
-def _apply_decision(
-    request: HttpRequest, access_request: AccessRequest, form: DecisionForm, *, approve: bool
-) -> None:
-    """An admin's decision is final; an approver's is a vote (the flow may need N approvals)."""
-    looked = response_ms(request.POST.get("opened", ""), access_request.public_id)
-    actor = dataclasses.replace(Actor.for_user(request.user), response_ms=looked)
-    cleaned = form.cleaned_data
-    if not is_admin(request.user):
-        request_vote(
-            access_request=access_request,
-            person=console_person(request.user),
-            vote=Vote.APPROVE if approve else Vote.DENY,
-            actor=actor,
-            tool_ids=cleaned["tools"] if approve else None,
-            duration=form.grant_duration if approve else None,
-            comment=cleaned["comment"],
-        )
-    elif approve:
-        request_approve(
-            access_request=access_request,
-            actor=actor,
-            tool_ids=cleaned["tools"],
-            duration=form.grant_duration,
-            comment=cleaned["comment"],
-        )
-    else:
-        request_deny(access_request=access_request, actor=actor, comment=cleaned["comment"])
 
 
 @login_required

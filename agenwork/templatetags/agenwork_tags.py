@@ -10,6 +10,8 @@ from django.templatetags.static import static
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
+from agenwork import pagination
+
 register = template.Library()
 
 _UNITS = (
@@ -52,14 +54,19 @@ def absolute(value: datetime | None) -> str:
 
 @register.filter
 def when(value: datetime | None, now: datetime | None = None) -> SafeString | str:
-    """A <time> element: "05 March 2026, 3 days ago", with the exact time on hover."""
+    """A <time> element: "05 March 2026, 3 days ago", with the exact time on hover.
+
+    - The two halves are spans that never break inside, so a narrow column wraps between them,
+      a table can stack them and a phone can hide the absolute half.
+    """
     if value is None:
         return ""
     local = timezone.localtime(value)
     return mark_safe(  # noqa: S308 - dates we format, the zone name escaped
         f'<time datetime="{local.isoformat()}" '
         f'title="{escape(local.strftime("%d %B %Y %H:%M %Z"))}">'
-        f"{local.strftime('%d %B %Y')}, {relative(value, now)}</time>"
+        f'<span class="when-abs">{local.strftime("%d %B %Y")}</span><span class="when-sep">,'
+        f'</span> <span class="when-rel">{relative(value, now)}</span></time>'
     )
 
 
@@ -69,7 +76,8 @@ def connector_label(connector) -> SafeString:
     icon = escape(static(f"icons/connectors/{connector.icon_name}.svg"))
     return mark_safe(  # noqa: S308 - both values escaped
         f'<span class="connector-name"><img src="{icon}" alt="" width="20" height="20" '
-        f'class="connector-icon"> {escape(connector.name)}</span>'
+        f'class="connector-icon"> <span class="connector-text">{escape(connector.name)}</span>'
+        "</span>"
     )
 
 
@@ -85,3 +93,9 @@ def pretty_json(value: object) -> str:
 def get_item(mapping: object, key: str) -> object:
     """mapping[key] in a template, for keys that are not identifiers."""
     return mapping.get(key, "") if isinstance(mapping, dict) else ""
+
+
+@register.simple_tag(takes_context=True)
+def table_pager(context: template.Context, table: object):
+    """The pager under a console table (agenwork.pagination.table_pager), for `_pagination.html`."""
+    return pagination.table_pager(table, context["request"].GET)

@@ -44,7 +44,7 @@ class PersonTable(ConsoleTable):
         fields = ()
         order_by = ("email",)
         empty_text = "No users match these filters."
-        attrs = {"class": "table table-hover align-middle people-table"}
+        attrs = {"class": "table table-hover align-middle console-table people-table"}
         row_attrs = {"data-row": lambda record: f"person-{record.pk}"}
 
     def render_name(self, record: Person) -> SafeString:
@@ -87,7 +87,7 @@ class GroupTable(ConsoleTable):
         fields = ()
         order_by = ("name",)
         empty_text = "No groups match this search."
-        attrs = {"class": "table table-hover align-middle groups-table"}
+        attrs = {"class": "table table-hover align-middle console-table groups-table"}
         row_attrs = {"data-row": lambda record: f"group-{record.pk}"}
 
     def render_name(self, record: Group, value: str) -> SafeString:

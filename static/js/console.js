@@ -30,6 +30,23 @@
     var menu = event.target.closest && event.target.closest("details.row-menu");
     if (menu) menu.open = false;
   });
+  // Requests: how many rows are ticked for a bulk decision; the header box ticks the whole page.
+  function countSelected() {
+    var count = document.querySelector("[data-bulk-count]");
+    if (!count) return;
+    var ticked = document.querySelectorAll("input[name=ids][form=bulk-form]:checked").length;
+    var all = document.querySelector("[data-bulk-scope]");
+    count.textContent = all && all.checked ? "All matching requests chosen" :
+      ticked ? ticked + " selected" : count.dataset.none;
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("[data-select-all]")) {
+      document.querySelectorAll("input[name=ids][form=bulk-form]").forEach(function (box) {
+        box.checked = event.target.checked;
+      });
+    }
+    if (event.target.matches("[data-select-all], input[name=ids], [data-bulk-scope]")) countSelected();
+  });
   document.addEventListener("htmx:responseError", function (event) {
     var toast = document.getElementById("toast");
     var xhr = event.detail.xhr;

@@ -205,7 +205,7 @@ def test_list_columns_show_description_type_channels_and_dates(admin_client, lis
     assert '<span class="badge channel-sms">SMS</span>' in night
     assert "channel-email" not in night
     assert re.search(
-        r"<time datetime=\"[^\"]+\" title=\"[^\"]+\">\d\d \w+ \d{4}, 10 days ago", night
+        r"<time datetime=\"[^\"]+\" title=\"[^\"]+\">.*?\d\d \w+ \d{4}.*?10 days ago", night
     )
     sales = row_html(response, "Sales approvals")
     assert (

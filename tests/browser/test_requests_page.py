@@ -17,7 +17,7 @@ expect = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[de
 
 pytestmark = pytest.mark.browser
 
-FIRST_NAME = "#requests-table tbody tr:first-child td:first-child"
+FIRST_NAME = "#requests-table tbody tr:first-child td.c-name"
 ROWS = "#requests-table tbody tr[data-request]"
 
 
@@ -70,7 +70,7 @@ def assert_not_reloaded(page) -> None:
 
 
 def names(page) -> list[str]:
-    return [cell.strip() for cell in page.locator(f"{ROWS} td:first-child").all_inner_texts()]
+    return [cell.strip() for cell in page.locator(f"{ROWS} td.c-name").all_inner_texts()]
 
 
 # --- assets and login -----------------------------------------------------------------------------
@@ -202,7 +202,7 @@ def test_open_the_panel_from_a_row_and_approve(page, log_in, three, problems):
     page.goto("/requests/?sort=name")
     mark_document(page)
     row = page.locator(f'tr[data-request="{bob.public_id}"]')
-    expect(row.locator("td").nth(3)).to_contain_text("+2")
+    expect(row.locator("td.c-tools")).to_contain_text("+2")
     row.click()
 
     panel = page.locator("#panel")
@@ -255,7 +255,8 @@ def test_deny_from_the_panel(page, log_in, three):
     page.locator(f'tr[data-request="{cat.public_id}"]').click()
     panel = page.locator("#panel")
     expect(panel).to_contain_text("Cat C")
-    panel.get_by_role("button", name="Deny").click()
+    panel.get_by_role("link", name="Deny…").click()
+    panel.get_by_role("button", name="Deny request").click()
     expect(panel.locator(".decision-summary")).to_contain_text("Denied by Dana Levi via Web")
     expect(page.locator(f'tr[data-request="{cat.public_id}"]')).to_have_count(0)
 

@@ -259,3 +259,12 @@ def test_an_icon_without_a_file_falls_back_to_the_generic_one(tmp_path):
     assert "No icon file for acme: the generic icon is shown." in report
     assert Connector.objects.get(slug="acme").icon_name == "generic"
     assert counts(load("--file", str(path)))["Connectors updated"] == 0
+
+
+@pytest.mark.django_db
+def test_a_connector_whose_icon_is_not_shipped_shows_the_generic_one():
+    """An icon name with no file would be a broken image on every list: the generic icon instead."""
+    assert Connector(slug="a", icon="no-such-icon").icon_name == "generic"
+    assert Connector(slug="b", icon="").icon_name == "generic"
+    assert Connector(slug="c", icon="../../secret").icon_name == "generic"
+    assert Connector(slug="d", icon="github").icon_name == "github"

@@ -143,11 +143,11 @@ def test_the_status_filter_keeps_one_status(admin_client, three):
     assert row_slugs(admin_client.get(LIST, {"status": "error"})) == ["github"]
 
 
-def test_an_unknown_status_shows_a_notice(admin_client, three):
+def test_an_unknown_status_shows_a_notice_and_every_connector(admin_client, three):
     response = admin_client.get(LIST, {"status": "bogus"})
     assert response.status_code == 200
-    assert "Unknown status “bogus”" in html(response)
-    assert row_slugs(response) == []
+    assert "Unknown status “bogus”: showing All statuses." in html(response)
+    assert row_slugs(response) == ["github", "google-calendar", "slack"]
 
 
 def test_bad_sort_and_page_values_are_ignored(admin_client, three):

@@ -150,7 +150,10 @@ def test_list_shows_every_key_with_its_facts(admin_client, key):
     old, prod = rows  # by name
     assert f"<code>awk_{key.prefix}_…</code>" in prod
     assert "gw.example.com/hook" in prod and ">Active</span>" in prod and "3 days ago" in prod
-    assert ", just now</time>" in prod  # created: absolute date, then relative
+    assert (
+        '</span><span class="when-sep">,</span> <span class="when-rel">just now</span></time>'
+        in prod
+    )  # created: absolute date, then relative
     assert ">Revoked</span>" in old and ">Never</span>" in old
     assert key.key_hash not in body and key.webhook_secret_encrypted not in body
 
@@ -454,7 +457,7 @@ def test_detail_lists_the_delivery_attempts(admin_client, key, three_deliveries)
     assert "Delivered <time" in rows[str(delivered.pk)]
     assert ">Failed</span>" in rows[str(failed.pk)] and "HTTP 500" in rows[str(failed.pk)]
     assert "Server Error" in rows[str(failed.pk)] and "No more attempts" in rows[str(failed.pk)]
-    assert "<td >8</td>" in rows[str(failed.pk)]
+    assert '<td data-label="Attempts">8</td>' in rows[str(failed.pk)]
     assert "connection refused" in rows[str(pending.pk)] and "in 2 hours" in rows[str(pending.pk)]
 
 

@@ -132,18 +132,27 @@ def test_list_forbids_outsider_htmx_partial_too(outsider_client, access_request)
     assert "Ana Lopez" not in html(response)
 
 
-def test_tools_column_shows_first_tool_and_plus_count(admin_client, requester, tools, flow):
+def test_tools_column_shows_first_tool_and_plus_count_naming_the_others(
+    admin_client, requester, tools, flow
+):
     make_request(requester=requester, tools=tools, flow=flow)
     body = html(admin_client.get(URL))
-    assert ">google-calendar_events_create</code>" in body
-    assert ">+2</span>" in body
-    assert "google-calendar_events_update" not in body
+    assert (
+        '<span class="tool-prefix">google-calendar_</span><span>events_create</span></code>' in body
+    )
+    badge = re.search(r'<span class="badge[^"]*tools-more" title="([^"]*)">\+2</span>', body)
+    assert badge, "the +2 badge is missing"
+    # The hidden tools are named on hover, in their order, and are not shown otherwise.
+    assert badge.group(1) == "google-calendar_events_update, google-calendar_events_delete"
+    assert body.count("google-calendar_events_update") == 1
 
 
 def test_tools_column_has_no_badge_for_a_single_tool(admin_client, requester, tools, flow):
     make_request(requester=requester, tools=tools[:1], flow=flow)
     body = html(admin_client.get(URL))
-    assert ">google-calendar_events_create</code>" in body
+    assert (
+        '<span class="tool-prefix">google-calendar_</span><span>events_create</span></code>' in body
+    )
     assert ">+" not in body
 
 
@@ -152,7 +161,10 @@ def test_requested_shows_absolute_and_relative_date(admin_client, access_request
     AccessRequest.objects.filter(pk=access_request.pk).update(requested_at=three_days_ago)
     body = html(admin_client.get(URL))
     absolute = timezone.localtime(three_days_ago).strftime("%d %B %Y")
-    assert f"{absolute}, 3 days ago</time>" in body
+    assert (
+        f'{absolute}</span><span class="when-sep">,</span> '
+        '<span class="when-rel">3 days ago</span></time>' in body
+    )
 
 
 # --- the status and connector filters ---------------------------------------------------------
@@ -237,7 +249,7 @@ def test_sort_headers_link_to_their_sort_and_keep_filters(admin_client, sortable
         r'href="\?[^"]*sort=identifier[^"]*connector=github',
         body,
     )
-    assert 'class="asc orderable"' in body
+    assert '<th class="asc c-name orderable"' in body
 
 
 def test_sort_ties_are_broken_by_id(admin_client, requester, tools, flow):
@@ -407,8 +419,24 @@ def test_ignored_paging_and_sort_fall_back_to_the_defaults(admin_client, sortabl
     assert row_ids(admin_client.get(URL, params)) == [sortable[key] for key in "bca"]
 
 
-def test_unknown_filter_value_shows_no_rows(admin_client, sortable):
-    assert row_ids(admin_client.get(URL, {"connector": "no-such-connector"})) == []
+@pytest.mark.parametrize(
+    ("params", "shown"),
+    [({"connector": "no-such-connector"}, "All connectors"), ({"status": "zzz"}, "Pending")],
+)
+def test_unknown_filter_value_is_dropped_and_the_default_shown(
+    admin_client, sortable, params, shown
+):
+    """A bad value in a shared URL shows the default list and says so, not an empty list."""
+    response = admin_client.get(URL, params)
+    assert row_ids(response) == [sortable[key] for key in "bca"]
+    assert notices(response)[0].endswith(f"showing {shown}.")
+    name = next(iter(params))
+    # The filter shows what the list shows: the default, not the refused value.
+    assert re.search(
+        rf'<select name="{name}"[^>]*>.*?<option value="[^"]*" selected>{shown}',
+        html(response),
+        re.S,
+    )
 
 
 def test_notice_escapes_what_the_url_carried(admin_client, access_request):

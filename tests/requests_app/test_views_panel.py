@@ -169,7 +169,7 @@ def test_panel_shows_a_disconnected_connector_as_such(admin_client, access_reque
 
 def test_panel_offers_the_decision_buttons_to_an_admin(admin_client, access_request):
     body = html(admin_client.get(url(access_request), **HTMX))
-    assert ">Deny</button>" in body
+    assert ">Deny…</a>" in body
     assert ">Approve for user</button>" in body
     assert ">Create policy</a>" in body
     assert body.count('name="tools"') == 2
@@ -180,7 +180,7 @@ def test_panel_offers_approve_and_deny_but_not_create_policy_to_an_approver(
     approver_client, access_request
 ):
     body = html(approver_client.get(url(access_request), **HTMX))
-    assert ">Deny</button>" in body
+    assert ">Deny…</a>" in body
     assert ">Approve for user</button>" in body
     assert "Create policy" not in body
 
@@ -251,7 +251,7 @@ def test_panel_of_a_decided_request_says_who_decided_when_and_how(
     assert '<span class="ms-auto small tool-status-denied">Denied</span>' in body
     assert re.search(r"Approved</span> by Dana Levi <span[^>]*>Web</span>", body)
     assert "Approve for user" not in body
-    assert ">Deny</button>" not in body
+    assert ">Deny…</a>" not in body
 
 
 def test_panel_of_a_denied_request_by_email_link(admin_client, access_request):

@@ -131,6 +131,9 @@ ROUTES: dict[str, Route] = {
     "activity/export.csv": Route(roles(LOGIN, 403, 403, 403, 200), roles(*[405] * 5)),
     # Requests
     "requests/": Route(roles(LOGIN, 403, 200, 200, 200), roles(LOGIN, 405, 405, 405, 405)),
+    "requests/bulk/": action(
+        Route(roles(LOGIN, 405, 405, 405, 405), roles(LOGIN, 403, 400, 400, 400))
+    ),
     "requests/<uuid:public_id>/": request_page(
         get=roles(LOGIN, 403, 200, 404, 200), post=roles(LOGIN, 405, 405, 405, 405), url=_request()
     ),
