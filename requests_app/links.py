@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -133,9 +134,18 @@ class LinkSpent(Exception):
 
 @transaction.atomic
 def link_decide(
-    *, link: ApproverLink, approve: bool, comment: str = "", response_ms: int | None = None
+    *,
+    link: ApproverLink,
+    approve: bool,
+    tool_ids: Iterable[int] | None = None,
+    duration: timedelta | None = None,
+    comment: str = "",
+    response_ms: int | None = None,
 ) -> AccessRequest:
-    """Spend the link and decide through it; nothing changes when either step loses a race."""
+    """Spend the link and decide through it; nothing changes when either step loses a race.
+
+    - `tool_ids` (None: all of them) and `duration` (None: this call only) shape an approval.
+    """
     if not link_spend(link):
         raise LinkSpent
     return person_decide(
@@ -143,6 +153,8 @@ def link_decide(
         person=link.person,
         approve=approve,
         channel=link.channel,
+        tool_ids=tool_ids,
+        duration=duration,
         comment=comment,
         response_ms=response_ms,
     )
@@ -155,18 +167,27 @@ def person_decide(
     person: Person,
     approve: bool,
     channel: str,
+    tool_ids: Iterable[int] | None = None,
+    duration: timedelta | None = None,
     comment: str = "",
     response_ms: int | None = None,
 ) -> AccessRequest:
     """Approve or deny as this person (no login); raises RequestAlreadyDecided when too late.
 
+    - An approval covers `tool_ids` (None: every tool) for `duration` (None: this call only).
     - Every other link of this person on this request is spent with the decision.
     """
     actor = Actor(name=person.name, channel=channel, user=None, response_ms=response_ms)
     # A vote: the flow may need several approvals (requests_app.voting).
     vote = RequestApproval.Vote.APPROVE if approve else RequestApproval.Vote.DENY
     request_vote(
-        access_request=access_request, person=person, vote=vote, actor=actor, comment=comment
+        access_request=access_request,
+        person=person,
+        vote=vote,
+        actor=actor,
+        tool_ids=tool_ids if approve else None,
+        duration=duration if approve else None,
+        comment=comment,
     )
     ApproverLink.objects.filter(request=access_request, person=person, used_at__isnull=True).update(
         used_at=timezone.now()

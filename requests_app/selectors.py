@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 
 from agenwork.roles import is_admin
 from approval_flows.models import Notification
@@ -80,6 +80,14 @@ def hidden_tool_keys(request_ids: list[int]) -> dict[int, list[str]]:
     return keys
 
 
+def _review_prefetches() -> list[Prefetch]:
+    """What the review panel and the approver link page show beyond the request's own row."""
+    return [
+        Prefetch("requester__groups", queryset=Group.objects.only("id", "name")),
+        Prefetch("tools", queryset=RequestTool.objects.select_related("tool").order_by("position")),
+    ]
+
+
 def request_for_panel(
     user: Any, public_id: UUID, flow_ids: list[int] | None = None
 ) -> AccessRequest | None:
@@ -91,11 +99,7 @@ def request_for_panel(
         requests_visible_to(user, flow_ids)
         .select_related("requester", "connector", "flow", "policy", "decided_by")
         .prefetch_related(
-            Prefetch("requester__groups", queryset=Group.objects.only("id", "name")),
-            Prefetch(
-                "tools",
-                queryset=RequestTool.objects.select_related("tool").order_by("position"),
-            ),
+            *_review_prefetches(),
             Prefetch("events", queryset=RequestEvent.objects.order_by("created_at", "id")),
         )
         .filter(public_id=public_id)
@@ -158,3 +162,12 @@ def bulk_candidates(
             qs = qs.filter(connector__slug=connector_slug)
     rows = list(qs[: limit + 1])
     return rows[:limit], len(rows) > limit
+
+
+def request_for_link(access_request: AccessRequest) -> AccessRequest:
+    """Join what the approver link page shows to a request read through its link.
+
+    - Safe to call again: what is already joined is not read twice, what a decision refreshed is.
+    """
+    prefetch_related_objects([access_request], *_review_prefetches())
+    return access_request

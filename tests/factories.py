@@ -101,3 +101,9 @@ def make_request(*, requester: Person, tools: list[Tool], flow: ApprovalFlow | N
         flow=flow,
         **kwargs,
     )
+
+
+def link_approval(access_request, **fields) -> dict:
+    """What the approver link page posts for Approve as first shown: every tool, this call only."""
+    tool_ids = [str(tool_id) for tool_id in access_request.tools.values_list("tool_id", flat=True)]
+    return {"decision": "approve", "tools": tool_ids, "duration": "once", **fields}

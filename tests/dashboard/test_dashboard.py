@@ -20,7 +20,7 @@ from dashboard.tasks import refresh_dashboard_figures
 from requests_app.links import link_create
 from requests_app.models import AccessRequest
 from requests_app.opened import opened_token
-from tests.factories import ConnectorFactory, ToolFactory, make_request
+from tests.factories import ConnectorFactory, ToolFactory, link_approval, make_request
 
 Status = AccessRequest.Status
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -354,7 +354,7 @@ def test_an_approvers_link_decisions_count_as_their_own(
 ):
     token = link_create(access_request=access_request, person=approver_user.person, channel="sms")
     opened = opened_token(access_request.public_id, now_ms=int(time.time() * 1000) - 1_000)
-    Client().post(f"/a/{token}/", {"decision": "approve", "opened": opened})
+    Client().post(f"/a/{token}/", link_approval(access_request, opened=opened))
     rows = approver_rows(html(approver_client.get("/")))
     assert rows == {
         "Dana Levi": ["Dana Levi", "1", rows["Dana Levi"][2], "1 possible rubber-stamp"]

@@ -10,6 +10,7 @@ import pytest
 from requests_app.links import link_create
 from requests_app.models import AccessRequest, RequestEvent
 from requests_app.opened import opened_token, response_ms
+from tests.factories import link_approval
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -87,7 +88,7 @@ def test_the_approver_link_page_carries_the_token_and_its_post_records_it(
     body = client.get(f"/a/{token}/").content.decode()
     assert response_ms(opened_field(body), access_request.public_id) is not None
     opened = opened_token(access_request.public_id, now_ms=_now_ms() - 2_000)
-    client.post(f"/a/{token}/", {"decision": "approve", "opened": opened})
+    client.post(f"/a/{token}/", link_approval(access_request, opened=opened))
     event = decision_event(access_request)
     assert (event.kind, event.channel, event.actor_name) == ("approved", "sms", "Dana Levi")
     assert 2_000 <= event.response_ms < 30_000

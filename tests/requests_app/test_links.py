@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import re
-from datetime import timedelta
+import threading
+import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
 
 from agenwork.crypto import hash_token
-from approval_flows.models import Notification
+from approval_flows.models import ApprovalFlow, Notification
 from directory.models import Person
+from gateways.services import api_key_create
 from requests_app.links import (
     LinkSpent,
     Problem,
@@ -24,9 +29,13 @@ from requests_app.links import (
 )
 from requests_app.models import AccessRequest, ApproverLink, RequestApproval, RequestTool
 from requests_app.services import Actor, RequestAlreadyDecided, request_approve
-from tests.factories import PersonFactory
+from requests_app.views_links import ARGUMENT_VALUE_CHARS, ArgumentLine, argument_lines
+from tests.factories import GroupFactory, PersonFactory, link_approval, make_request
 
 Status = AccessRequest.Status
+# The link with its person, request, flow, connector and requester; is the person still an
+# approver; have they voted; the requester's groups; the tools.
+QUERIES_TO_SHOW = 5
 
 
 @pytest.fixture(autouse=True)
@@ -192,7 +201,7 @@ def test_other_methods_are_refused(client, pending, token):
 
 
 def test_post_approve_decides_as_the_person_through_the_links_channel(client, pending, token):
-    response = client.post(page(token), {"decision": "approve", "comment": "ok for the QBR"})
+    response = client.post(page(token), link_approval(pending, comment="ok for the QBR"))
     assert response.status_code == 200
     pending.refresh_from_db()
     assert (pending.status, pending.decided_by_name, pending.decided_via) == (
@@ -220,7 +229,7 @@ def test_post_deny_denies_every_tool(client, pending, dana):
 
 def test_deciding_spends_every_link_of_that_person(client, pending, dana, token):
     other = link_create(access_request=pending, person=dana, channel="sms")
-    client.post(page(token), {"decision": "approve"})
+    client.post(page(token), link_approval(pending))
     assert ApproverLink.objects.get(token_hash=hash_token(other)).used_at is not None
 
 
@@ -258,7 +267,7 @@ def page_csrf(client: Client, token: str) -> str:
 def test_the_form_of_the_page_decides_with_its_csrf_token(pending, token, headers):
     client = Client(enforce_csrf_checks=True)
     csrf = page_csrf(client, token)
-    data = {"csrfmiddlewaretoken": csrf, "decision": "approve"}
+    data = link_approval(pending, csrfmiddlewaretoken=csrf)
     response = client.post(page(token), data, **headers)
     assert response.status_code == 200
     assert AccessRequest.objects.get(pk=pending.pk).status == Status.APPROVED
@@ -288,7 +297,7 @@ def test_csrf_with_a_wrong_token_is_refused(pending, token):
 
 
 def test_reused_link_changes_nothing_and_says_who_decided(client, pending, token):
-    client.post(page(token), {"decision": "approve"})
+    client.post(page(token), link_approval(pending))
     before = snapshot(pending)
     response = client.post(page(token), {"decision": "deny"})
     assert response.status_code == 410
@@ -381,7 +390,7 @@ def test_link_of_a_backup_approver_decides(client, pending, flow):
     backup = PersonFactory(name="Bea Backup")
     flow.levels.get(position=1).backup_people.add(backup)
     backup_token = link_create(access_request=pending, person=backup, channel="email")
-    assert client.post(page(backup_token), {"decision": "approve"}).status_code == 200
+    assert client.post(page(backup_token), link_approval(pending)).status_code == 200
     assert AccessRequest.objects.get(pk=pending.pk).decided_by_name == "Bea Backup"
 
 
@@ -391,3 +400,334 @@ def test_a_locked_person_is_not_told_who_decided(client, pending, dana, token):
     response = client.get(page(token))
     assert response.status_code == 403
     assert "Ops Admin" not in text(response)
+
+
+# --- what the page shows --------------------------------------------------------------------------
+
+
+def test_get_shows_the_requesters_groups(client, pending, token, requester):
+    requester.groups.add(GroupFactory(name="EMEA field team"))
+    body = text(client.get(page(token)))
+    groups = re.search(r'<div class="groups">(.*?)</div>', body)[1]
+    assert re.findall(r'<span class="badge[^"]*">([^<]+)</span>', groups) == [
+        "EMEA field team",
+        "Sales",
+    ]
+
+
+NESTED = {
+    "summary": "QBR",
+    "allDay": False,
+    "attendees": [
+        {"email": "ana@example.com"},
+        {"email": "cfo@acme.example", "optional": True},
+        {"email": "ops@acme.example"},
+    ],
+    "description": "Agenda: " + "numbers, " * 30 + "next steps",
+    "location": None,
+}
+
+
+def test_arguments_are_one_line_each_with_nested_and_long_values_whole_behind_show_all():
+    lines = {line.name: line for line in argument_lines(NESTED)}
+    assert [lines[name].text for name in ("summary", "allDay", "location")] == [
+        "QBR",
+        "false",
+        "null",
+    ]
+    assert lines["summary"].full == ""
+    attendees = lines["attendees"]
+    assert attendees.text.startswith('[{"email": "ana@example.com"}, {"email": "cfo@acme')
+    assert len(attendees.text) == ARGUMENT_VALUE_CHARS and attendees.text.endswith("…")
+    assert attendees.full == json.dumps(NESTED["attendees"], indent=2, sort_keys=True)
+    assert lines["description"].full == NESTED["description"]
+    assert argument_lines({"body": "line one\nline two"})[0] == ArgumentLine(
+        "body", "line one…", "line one\nline two"
+    )
+    assert argument_lines(None) == []
+    assert argument_lines(["not", "an", "object"]) == [
+        ArgumentLine("value", '["not", "an", "object"]')
+    ]
+
+
+def test_get_shows_nested_and_long_arguments_collapsed_with_a_way_to_expand(
+    client, requester, tools, flow, dana
+):
+    many = {**NESTED, **{f"extra_{i}": i for i in range(6)}}
+    access_request = make_request(requester=requester, tools=tools[:2], flow=flow, arguments=many)
+    token = link_create(access_request=access_request, person=dana, channel="email")
+    body = client.get(page(token)).content.decode()
+    shown, more = body.split('<details class="more-arguments">')
+    names = re.findall(r"<dt>(\w+)</dt>", body)
+    assert names == sorted(many)
+    assert re.findall(r"<dt>(\w+)</dt>", shown) == names[:8]
+    assert '<dt>allDay</dt><dd><span class="arg-text">false</span></dd>' in shown
+    assert '<dt>attendees</dt><dd><details class="arg"><summary>' in shown
+    assert "&quot;cfo@acme.example&quot;,\n    &quot;optional&quot;: true" in shown
+    assert "<summary>3 more arguments</summary>" in more
+    assert '<dt>summary</dt><dd><span class="arg-text">QBR</span></dd>' in more
+
+
+# --- partial and time-bound approval ----------------------------------------------------------
+
+
+@pytest.fixture
+def issued(db):
+    return api_key_create(name="calendar gateway")
+
+
+@pytest.fixture
+def gateway_request(requester, tools, flow, issued) -> AccessRequest:
+    """Ana's request as a gateway created it, so that gateway may read it through the API."""
+    return make_request(requester=requester, tools=tools[:2], flow=flow, api_key=issued.api_key)
+
+
+def api_status(issued, access_request: AccessRequest) -> dict:
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {issued.raw_key}"}
+    response = Client().get(f"/api/v1/requests/{access_request.public_id}", **auth)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_one_tool_for_8_hours_through_a_link(client, gateway_request, dana, tools, issued):
+    token = link_create(access_request=gateway_request, person=dana, channel="email")
+    create, update = tools[0], tools[1]
+    data = link_approval(gateway_request, tools=[str(create.pk)], duration="8h")
+    response = client.post(page(token), data)
+
+    assert response.status_code == 200
+    gateway_request.refresh_from_db()
+    assert gateway_request.status == Status.APPROVED
+    assert gateway_request.grant_expires_at == gateway_request.decided_at + timedelta(hours=8)
+    statuses = dict(gateway_request.tools.values_list("tool__key", "status"))
+    assert statuses == {create.key: "approved", update.key: "denied"}
+    event = gateway_request.events.get(kind="approved")
+    assert (event.actor_name, event.channel) == ("Dana Levi", "email")
+    assert event.message == "Approved some tools, denied the others for 8 h"
+    assert event.data["approved_tool_ids"] == [create.pk]
+    until = timezone.localtime(gateway_request.grant_expires_at).strftime("%d %b %Y %H:%M %Z")
+    assert f"Approved for 8 h, until {until}: {create.key}. Denied: {update.key}." in text(response)
+    body = api_status(issued, gateway_request)
+    assert body["status"] == "approved"
+    assert body["tools"] == [
+        {"tool": create.key, "status": "approved"},
+        {"tool": update.key, "status": "denied"},
+    ]
+    assert (body["decided_by"], body["decided_via"]) == ("Dana Levi", "email")
+    expires = datetime.fromisoformat(body["grant_expires_at"].replace("Z", "+00:00"))
+    assert expires == gateway_request.grant_expires_at
+
+
+@pytest.mark.parametrize(("duration", "hours"), [("1h", 1), ("24h", 24)])
+def test_every_tool_for_a_while_through_a_link(client, pending, token, duration, hours):
+    response = client.post(page(token), link_approval(pending, duration=duration))
+    pending.refresh_from_db()
+    assert pending.grant_expires_at - pending.decided_at == timedelta(hours=hours)
+    assert set(pending.tools.values_list("status", flat=True)) == {"approved"}
+    assert pending.events.get(kind="approved").message == f"Approved for {hours} h"
+    assert f"Approved for {hours} h, until " in text(response)
+    assert "Denied:" not in text(response)
+
+
+def test_the_common_approval_is_every_tool_for_this_call_only(
+    client, gateway_request, dana, issued
+):
+    token = link_create(access_request=gateway_request, person=dana, channel="sms")
+    response = client.post(page(token), link_approval(gateway_request))
+    body = text(response)
+    assert (
+        "Approved for this call only: google-calendar_events_create, google-calendar_events_update."
+        in body
+    )
+    status = api_status(issued, gateway_request)
+    assert status["grant_expires_at"] is None
+    assert {tool["status"] for tool in status["tools"]} == {"approved"}
+    assert gateway_request.events.get(kind="approved").message == "Approved once"
+
+
+def test_deny_ignores_the_tools_and_the_duration(client, pending, token, tools):
+    data = link_approval(pending, decision="deny", tools=[str(tools[0].pk)], duration="24h")
+    assert client.post(page(token), data).status_code == 200
+    pending.refresh_from_db()
+    assert (pending.status, pending.grant_expires_at) == (Status.DENIED, None)
+    assert set(pending.tools.values_list("status", flat=True)) == {"denied"}
+
+
+def test_link_decide_passes_tools_and_duration_to_the_vote(pending, token, tools):
+    link = link_resolve(token).link
+    link_decide(link=link, approve=True, tool_ids=[tools[1].pk], duration=timedelta(hours=1))
+    pending.refresh_from_db()
+    assert pending.grant_expires_at - pending.decided_at == timedelta(hours=1)
+    assert list(pending.tools.filter(status="approved").values_list("tool", flat=True)) == [
+        tools[1].pk
+    ]
+
+
+def test_with_two_approvals_needed_the_second_approvals_choice_applies(
+    client, pending, token, flow, security_group, tools
+):
+    ApprovalFlow.objects.filter(pk=flow.pk).update(min_approvals=2)
+    lee = PersonFactory(name="Lee Park")
+    security_group.members.add(lee)
+    first = link_approval(pending, tools=[str(tools[0].pk)], duration="24h")
+    body = text(client.post(page(token), first))
+    assert "Your approval is recorded: 1 of 2 approvals so far" in body
+    assert "The approval that completes the count chooses the tools and for how long." in body
+    assert AccessRequest.objects.get(pk=pending.pk).status == Status.PENDING
+
+    lee_token = link_create(access_request=pending, person=lee, channel="email")
+    body = text(client.post(page(lee_token), link_approval(pending, duration="1h")))
+    assert "Approved for 1 h, until " in body and "Denied:" not in body
+    pending.refresh_from_db()
+    assert pending.grant_expires_at - pending.decided_at == timedelta(hours=1)
+    assert set(pending.tools.values_list("status", flat=True)) == {"approved"}
+
+
+# --- tampered choices: a clear error, nothing stored --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"tools": ["999999"]},
+            "Select a valid choice. 999999 is not one of the available choices.",
+        ),
+        (
+            {"tools": ["create"]},
+            "Select a valid choice. create is not one of the available choices.",
+        ),
+        ({"tools": ["1e9"]}, "is not one of the available choices."),
+        ({"duration": "2h"}, "Select a valid choice. 2h is not one of the available choices."),
+        ({"duration": "forever"}, "forever is not one of the available choices."),
+        ({"comment": "x" * 2001}, "Ensure this value has at most 2000 characters"),
+    ],
+    ids=["unknown tool id", "tool key", "float", "2 hours", "forever", "long comment"],
+)
+def test_a_tampered_choice_is_a_clear_error_and_stores_nothing(
+    client, pending, token, change, message
+):
+    before = snapshot(pending)
+    for decision in ("approve", "deny"):
+        response = client.post(page(token), link_approval(pending, decision=decision, **change))
+        assert response.status_code == 400
+        assert "Nothing was decided." in text(response)
+        assert message in text(response)
+        assert 'value="approve"' in text(response)
+    assert snapshot(pending) == before
+    assert link_resolve(token).ok
+
+
+def test_a_tool_of_another_request_is_refused(client, pending, token, tools):
+    delete = tools[2]  # a tool of the same connector, not in this request
+    before = snapshot(pending)
+    response = client.post(page(token), link_approval(pending, tools=[str(delete.pk)]))
+    assert response.status_code == 400
+    assert f"{delete.pk} is not one of the available choices" in text(response)
+    assert snapshot(pending) == before
+
+
+def test_approving_no_tool_is_refused_with_a_message_and_keeps_the_choices(client, pending, token):
+    before = snapshot(pending)
+    data = link_approval(pending, tools=[], duration="8h", comment="for the QBR")
+    response = client.post(page(token), data)
+    assert response.status_code == 400
+    body = text(response)
+    assert "Choose at least one tool to approve, or deny the request." in body
+    assert snapshot(pending) == before
+    assert re.search(r'<details class="more-options" open>', body)
+    assert re.search(r'value="8h" id="duration-8h" checked>', body)
+    assert ">for the QBR</textarea>" in body
+    assert not re.search(r'name="tools" value="\d+" id="tool-\d+" checked', body)
+    denied = client.post(page(token), {"decision": "deny", "duration": "once"})
+    assert denied.status_code == 200
+    assert AccessRequest.objects.get(pk=pending.pk).status == Status.DENIED
+
+
+def test_the_page_as_first_shown_approves_every_tool_once(client, pending, token):
+    body = text(client.get(page(token)))
+    checked = re.findall(r'name="tools" value="(\d+)" id="tool-\d+" checked', body)
+    assert sorted(int(pk) for pk in checked) == sorted(
+        pending.tools.values_list("tool_id", flat=True)
+    )
+    assert re.findall(r'name="duration" value="(\w+)" id="duration-\w+" checked', body) == ["once"]
+    assert '<details class="more-options">' in body  # closed
+
+
+# --- two links racing ---------------------------------------------------------------------------
+
+
+def waiting_on_a_lock(deadline_s: float = 10.0) -> None:
+    """Return once another connection waits on a row lock; fail after the deadline."""
+    deadline = time.monotonic() + deadline_s
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            # Inside a transaction PostgreSQL keeps showing its first look at the activity.
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.02)
+    pytest.fail("the second link never reached the request's row lock")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_links_racing_one_wins_and_the_other_is_told_who(pending, dana, security_group):
+    """Lee's post holds the request's lock while Dana's post, past every check, waits for it."""
+    lee = PersonFactory(name="Lee Park")
+    security_group.members.add(lee)
+    lee_token = link_create(access_request=pending, person=lee, channel="sms")
+    dana_token = link_create(access_request=pending, person=dana, channel="email")
+    dana_said: list = []
+
+    def dana_posts() -> None:
+        try:
+            dana_said.append(
+                Client().post(page(dana_token), link_approval(pending, decision="deny"))
+            )
+        finally:
+            connection.close()
+
+    racer = threading.Thread(target=dana_posts)
+    with transaction.atomic():
+        AccessRequest.objects.select_for_update().get(pk=pending.pk)
+        racer.start()
+        waiting_on_a_lock()
+        lee_said = Client().post(page(lee_token), link_approval(pending, duration="1h"))
+    racer.join(timeout=30)
+
+    assert lee_said.status_code == 200
+    assert "Approved by Lee Park via SMS" in text(lee_said)
+    [lost] = dana_said
+    assert lost.status_code == 409
+    assert "This request was already decided" in text(lost)
+    assert "Approved by Lee Park via SMS" in text(lost)
+    pending.refresh_from_db()
+    assert (pending.status, pending.decided_by_name) == (Status.APPROVED, "Lee Park")
+    assert pending.events.filter(kind__in=["approved", "denied"]).count() == 1
+    assert ApproverLink.objects.get(token_hash=hash_token(dana_token)).used_at is None
+
+
+# --- fast -----------------------------------------------------------------------------------------
+
+
+def test_the_page_costs_a_fixed_number_of_queries(
+    client, requester, tools, flow, dana, django_assert_num_queries
+):
+    for group in ("EMEA", "Field", "Enterprise"):
+        requester.groups.add(GroupFactory(name=group))
+    many_tools = make_request(requester=requester, tools=tools, flow=flow, arguments=NESTED)
+    token = link_create(access_request=many_tools, person=dana, channel="email")
+    with django_assert_num_queries(QUERIES_TO_SHOW):
+        assert client.get(page(token)).status_code == 200
+
+
+def test_a_refused_choice_costs_no_more_than_showing_the_page(
+    client, pending, token, django_assert_num_queries
+):
+    refused = link_approval(pending, tools=[])
+    with django_assert_num_queries(QUERIES_TO_SHOW):
+        assert client.post(page(token), refused).status_code == 400

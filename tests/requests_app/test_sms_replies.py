@@ -99,6 +99,14 @@ def test_approve_reply_approves_as_that_person_by_sms(twilio, pending, body):
     assert (event.actor_name, event.channel, event.actor) == ("Dana Levi", "sms", None)
 
 
+def test_an_sms_approval_covers_every_tool_for_this_call_only(twilio, pending):
+    reply(sms(twilio, f"A {pending.sms_code}"))
+    pending.refresh_from_db()
+    assert pending.grant_expires_at is None
+    assert set(pending.tools.values_list("status", flat=True)) == {"approved"}
+    assert pending.events.get(kind="approved").message == "Approved once"
+
+
 @pytest.mark.parametrize("body", ["D {code}", "d{code}", "deny {code}", " Deny  {code} "])
 def test_deny_reply_denies(twilio, pending, body):
     text = reply(sms(twilio, body.format(code=pending.sms_code)))

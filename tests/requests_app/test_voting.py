@@ -20,6 +20,7 @@ from tests.factories import (
     GroupFactory,
     PersonFactory,
     UserFactory,
+    link_approval,
     make_request,
 )
 
@@ -334,7 +335,7 @@ def test_the_link_page_says_how_far_the_approvals_got(client, pending, people):
     from requests_app.links import link_create
 
     token = link_create(access_request=pending, person=people["Bo"], channel=Channel.EMAIL)
-    response = client.post(f"/a/{token}/", {"decision": "approve"})
+    response = client.post(f"/a/{token}/", link_approval(pending))
     assert "Your approval is recorded: 1 of 2 approvals so far" in response.content.decode()
 
 

@@ -29,6 +29,7 @@ from gateways.services import api_key_authenticate
 from requests_app.links import link_create
 from requests_app.models import AccessRequest, ApproverLink
 from requests_app.services import Actor, request_approve
+from tests.factories import link_approval
 from tests.security.world import World, changed_tables, db_fingerprint
 from tests.support.twilio import AUTH_TOKEN, twilio_signature
 
@@ -70,7 +71,8 @@ def test_a_link_decides_only_its_own_request_whatever_the_url_says(
         access_request=world.other_request, person=other_approver_user.person, channel="email"
     )
     target = world.access_request.public_id
-    response = client.post(f"/a/{eli_token}/?request={target}", {**APPROVE, "request": target})
+    approval = link_approval(world.other_request, request=target)
+    response = client.post(f"/a/{eli_token}/?request={target}", approval)
 
     assert response.status_code == 200
     world.access_request.refresh_from_db()
@@ -81,7 +83,7 @@ def test_a_link_decides_only_its_own_request_whatever_the_url_says(
 
 def _used(world: World) -> None:
     client = Client()
-    assert client.post(f"/a/{world.token}/", APPROVE).status_code == 200
+    assert client.post(f"/a/{world.token}/", link_approval(world.access_request)).status_code == 200
 
 
 def _expired(world: World) -> None:
