@@ -206,10 +206,10 @@ def test_a_request_resolved_by_a_new_policy_reads_as_the_policy_s_approval(demo,
     )
     assert body["comment"] == "Resolved by the new policy: Ana books her own meetings"
     assert {t["status"] for t in body["tools"]} == {"approved"}
-    # The policy allows the next calls; this one is a one-time approval, consumed once.
+    # No time-bound grant: this call's approval, which the gateway consumes once.
     assert body["grant_expires_at"] is None and body["consumed_at"] is None
     assert gateway.consume(access_request.public_id).status_code == 200
-    assert gateway.decide(ANA, CALENDAR, [CREATE, UPDATE]).json()["decision"] == "allow"
+    assert_error(gateway.consume(access_request.public_id), 409, "conflict")
 
 
 # --- cancel -----------------------------------------------------------------------------------
