@@ -89,19 +89,12 @@ class RequestAlreadyDecided(Exception):
 
 
 def describe_decision(access_request: AccessRequest) -> str:
-    """A sentence such as "Approved by Dana Levi via Web at 05 Mar 2026 14:02 UTC".
-
-    - A request resolved by a policy was decided by that policy, which a person created:
-      "Approved by a new policy from Dana Levi at …".
-    """
+    """A sentence such as "Approved by Dana Levi via Web at 05 Mar 2026 14:02 UTC"."""
     who = access_request.decided_by_name or "the system"
     when = access_request.decided_at or access_request.updated_at
-    stamp = timezone.localtime(when).strftime("%d %b %Y %H:%M %Z")
-    status = access_request.get_status_display()
-    if access_request.decided_via == Channel.POLICY:
-        return f"{status} by a new policy from {who} at {stamp}"
     via = access_request.get_decided_via_display() if access_request.decided_via else "—"
-    return f"{status} by {who} via {via} at {stamp}"
+    stamp = timezone.localtime(when).strftime("%d %b %Y %H:%M %Z")
+    return f"{access_request.get_status_display()} by {who} via {via} at {stamp}"
 
 
 def dedupe_key_for(

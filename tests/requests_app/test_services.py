@@ -435,7 +435,7 @@ def test_resolve_with_an_allow_policy_saves_it_and_approves(
     # The policy decided, and its name is quoted once wherever it is shown.
     assert access_request.comment == "Resolved by the new policy: allow calendar"
     assert event.message == "Approved by the new policy “allow calendar”"
-    assert describe_decision(access_request).startswith("Approved by a new policy from admin at ")
+    assert describe_decision(access_request).startswith("Approved by admin via Policy at ")
     assert event.data["approved_tool_ids"] == sorted([tools[0].pk, tools[1].pk])
     assert set(tool_statuses(access_request).values()) == {RequestTool.Status.APPROVED}
 
