@@ -65,6 +65,9 @@ class ActivityTable(ConsoleTable):
         name = record.object_label
         if record.object_url:
             name = format_html('<a href="{}">{}</a>', record.object_url, name)
+        if record.object_label.casefold() == record.object_type_label.casefold():
+            # An object named after its kind (the connector catalog): said once.
+            return format_html("{}", name)
         return format_html(
             '<span class="text-secondary small">{}</span> {}', record.object_type_label, name
         )

@@ -21,7 +21,7 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from approval_flows.models import ApprovalLevel, Notification
+from approval_flows.models import ApprovalFlow, ApprovalLevel, Notification
 from approval_flows.notifications import notification_queue
 from approval_flows.transports import fits_one_segment
 from directory.models import Person
@@ -123,13 +123,17 @@ def _ask(access_request: AccessRequest, people: list[Person], occasion: str, seq
     context = request_context(access_request, occasion=occasion)
     queued = 0
     for person in people:
-        channels = [EMAIL] if flow.channel_email else []
-        channels += [SMS] if flow.channel_sms and e164(person.phone) else []
-        for channel in channels:
+        for channel in flow_channels(flow, person):
             token = link_create(access_request=access_request, person=person, channel=channel)
             personal = {**context, "person": person, "link": link_url(token)}
             queued += _queue(access_request, person, channel, occasion, seq, personal)
     return queued
+
+
+def flow_channels(flow: ApprovalFlow, person: Person) -> list[str]:
+    """The channels a flow asks this approver by: Email, and SMS when they have a phone."""
+    channels = [EMAIL] if flow.channel_email else []
+    return channels + ([SMS] if flow.channel_sms and e164(person.phone) else [])
 
 
 def _notified_except_decider(access_request: AccessRequest) -> list[tuple[Person, str]]:

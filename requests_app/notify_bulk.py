@@ -52,7 +52,7 @@ def notify_reminders(items: Sequence[tuple[AccessRequest, int]]) -> dict[int, in
         ]
         context = _context(access_request, tools[access_request.pk])
         for person in people:
-            for channel in _channels(access_request, person):
+            for channel in notify.flow_channels(access_request.flow, person):
                 link, row = _message(access_request, person, channel, sequence, context)
                 links.append(link)
                 rows.append(row)
@@ -124,12 +124,6 @@ def _context(access_request: AccessRequest, tools: list[RequestTool]) -> dict[st
         "decided_at": "",
         "grant_expires_at": "",
     }
-
-
-def _channels(access_request: AccessRequest, person: Person) -> list[str]:
-    flow = access_request.flow
-    channels = [EMAIL] if flow.channel_email else []
-    return channels + ([SMS] if flow.channel_sms and notify.e164(person.phone) else [])
 
 
 def _message(

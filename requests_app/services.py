@@ -33,6 +33,25 @@ from requests_app.webhooks import webhook_queue
 
 Status = AccessRequest.Status
 
+# A flow's timeout action: the request's status, the event's kind, every tool's status.
+TIMEOUT_OUTCOMES: dict[str, tuple[str, str, str]] = {
+    ApprovalFlow.TimeoutAction.AUTO_APPROVE: (
+        Status.AUTO_APPROVED,
+        RequestEvent.Kind.AUTO_APPROVED,
+        RequestTool.Status.APPROVED,
+    ),
+    ApprovalFlow.TimeoutAction.DENY: (
+        Status.DENIED,
+        RequestEvent.Kind.DENIED,
+        RequestTool.Status.DENIED,
+    ),
+    ApprovalFlow.TimeoutAction.EXPIRE: (
+        Status.EXPIRED,
+        RequestEvent.Kind.EXPIRED,
+        RequestTool.Status.DENIED,
+    ),
+}
+
 GRANT_DURATIONS: dict[str, timedelta | None] = {
     "once": None,
     "1h": timedelta(hours=1),
@@ -70,7 +89,7 @@ class RequestAlreadyDecided(Exception):
 
 
 def describe_decision(access_request: AccessRequest) -> str:
-    """A sentence such as "Approved by Dana Levi via web at 05 Mar 2026 14:02 UTC"."""
+    """A sentence such as "Approved by Dana Levi via Web at 05 Mar 2026 14:02 UTC"."""
     who = access_request.decided_by_name or "the system"
     when = access_request.decided_at or access_request.updated_at
     via = access_request.get_decided_via_display() if access_request.decided_via else "—"
@@ -240,12 +259,14 @@ def request_approve(
     tool_ids: Iterable[int] | None = None,
     duration: timedelta | None = None,
     comment: str = "",
+    message: str = "",
 ) -> AccessRequest:
     """Approve a pending request, for all its tools or some of them (the others are denied).
 
     - No duration: a one-time approval for this call, which the gateway consumes once.
     - A duration: a time-bound grant whose clock starts now.
     - Approving none of the tools is a denial.
+    - message: the history's line when it is not the approver's choice (a policy's approval).
     """
     all_ids = set(access_request.tools.values_list("tool_id", flat=True))
     # Read tool_ids once: an iterator would be empty on a second pass and skip the check.
@@ -253,7 +274,9 @@ def request_approve(
     if approved - all_ids:
         raise ValueError("some tools are not part of this request")
     if not approved:
-        return request_deny(access_request=access_request, actor=actor, comment=comment)
+        return request_deny(
+            access_request=access_request, actor=actor, comment=comment, message=message
+        )
     now = _transition(
         access_request=access_request,
         to_status=Status.APPROVED,
@@ -264,14 +287,11 @@ def request_approve(
     tools = access_request.tools
     tools.filter(tool_id__in=approved).update(status=RequestTool.Status.APPROVED)
     tools.exclude(tool_id__in=approved).update(status=RequestTool.Status.DENIED)
-    partial = approved != all_ids
-    message = "Approved some tools, denied the others" if partial else "Approved"
-    message += f" for {duration_label(duration)}" if duration else " once"
     record_event(
         access_request,
         RequestEvent.Kind.APPROVED,
         actor,
-        message,
+        message or approval_message(partial=approved != all_ids, duration=duration),
         data={"approved_tool_ids": sorted(approved), "comment": comment},
         now=now,
     )
@@ -279,17 +299,28 @@ def request_approve(
     return access_request
 
 
+def approval_message(*, partial: bool, duration: timedelta | None) -> str:
+    """The history's line for a person's approval: "Approved once", "Approved for 8 h"…"""
+    message = "Approved some tools, denied the others" if partial else "Approved"
+    return message + (f" for {duration_label(duration)}" if duration else " once")
+
+
 @transaction.atomic
 def request_deny(
-    *, access_request: AccessRequest, actor: Actor, comment: str = ""
+    *, access_request: AccessRequest, actor: Actor, comment: str = "", message: str = ""
 ) -> AccessRequest:
-    """Deny a pending request and every tool in it."""
+    """Deny a pending request and every tool in it ("Denied" in the history, unless `message`)."""
     now = _transition(
         access_request=access_request, to_status=Status.DENIED, actor=actor, comment=comment
     )
     access_request.tools.update(status=RequestTool.Status.DENIED)
     record_event(
-        access_request, RequestEvent.Kind.DENIED, actor, "Denied", {"comment": comment}, now
+        access_request,
+        RequestEvent.Kind.DENIED,
+        actor,
+        message or "Denied",
+        {"comment": comment},
+        now,
     )
     _resolved(access_request)
     return access_request
@@ -301,23 +332,7 @@ def request_time_out(*, access_request: AccessRequest) -> AccessRequest:
     flow = access_request.flow
     outcome = flow.timeout_action if flow else ApprovalFlow.TimeoutAction.EXPIRE
     actor = Actor(name="Timeout", channel=Channel.TIMEOUT)
-    to_status, kind, tool_status = {
-        ApprovalFlow.TimeoutAction.AUTO_APPROVE: (
-            Status.AUTO_APPROVED,
-            RequestEvent.Kind.AUTO_APPROVED,
-            RequestTool.Status.APPROVED,
-        ),
-        ApprovalFlow.TimeoutAction.DENY: (
-            Status.DENIED,
-            RequestEvent.Kind.DENIED,
-            RequestTool.Status.DENIED,
-        ),
-        ApprovalFlow.TimeoutAction.EXPIRE: (
-            Status.EXPIRED,
-            RequestEvent.Kind.EXPIRED,
-            RequestTool.Status.DENIED,
-        ),
-    }[outcome]
+    to_status, kind, tool_status = TIMEOUT_OUTCOMES[outcome]
     now = _transition(access_request=access_request, to_status=to_status, actor=actor)
     access_request.tools.update(status=tool_status)
     record_event(access_request, kind, actor, "Nobody decided before the timeout", now=now)
@@ -369,11 +384,14 @@ def request_resolve_with_policy(
         raise RequestAlreadyDecided(locked)
     policy = policy_create(data=data, created_by=actor.user)
     policy_actor = Actor(name=actor.name, channel=Channel.POLICY, user=actor.user)
-    comment = f"Resolved by the new policy “{policy.name}”"
+    # The comment goes back to the agent and is shown quoted: the name inside it is not quoted.
+    comment = f"Resolved by the new policy: {policy.name}"
     if policy.action == Policy.Action.ALLOW:
-        request_approve(access_request=locked, actor=policy_actor, comment=comment)
+        message = f"Approved by the new policy “{policy.name}”"
+        request_approve(access_request=locked, actor=policy_actor, comment=comment, message=message)
     elif policy.action == Policy.Action.DENY:
-        request_deny(access_request=locked, actor=policy_actor, comment=comment)
+        message = f"Denied by the new policy “{policy.name}”"
+        request_deny(access_request=locked, actor=policy_actor, comment=comment, message=message)
     return policy, locked
 
 

@@ -15,15 +15,17 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import partial
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from requests_app.demo.generator import (
-    GENERATED_PREFIX,
-    ConnectorRef,
-    Decider,
-    RequestGenerator,
-)
+from approval_flows.models import ApprovalFlow
+from directory.models import Person
+from policies.models import Policy
+from requests_app.demo import names
+from requests_app.demo.asks import asks_for
+from requests_app.demo.generator import GENERATED_PREFIX, Decider, RequestGenerator, RouteRef
+from requests_app.demo.history import ApproverRef, FlowRef
 from requests_app.demo.people import PersonRef, ensure_people, people_count_for
 from requests_app.demo.scenario import (
     DEMO_PASSWORD,
@@ -43,7 +45,8 @@ from requests_app.demo.writers import (
     write_orm,
 )
 from requests_app.models import AccessRequest, Channel
-from requests_app.services import Actor
+from requests_app.notify import e164, flow_channels, level_approvers
+from requests_app.services import TIMEOUT_OUTCOMES, Actor
 
 __all__ = [
     "DEMO_PASSWORD",
@@ -59,8 +62,7 @@ __all__ = [
     "seed_scenario",
 ]
 
-CONNECTOR_WEIGHTS = {"google-calendar": 60, "github": 28, "slack": 12}
-REQUESTER_GROUPS = {"google-calendar": {"Sales"}, "github": {"Engineering"}}
+CONNECTOR_WEIGHTS = {"google-calendar": 60, "github": 25, "slack": 15}
 COPY_BATCH, ORM_BATCH = 20_000, 1_000
 ANALYZE_AFTER = 10_000
 LOCK_KEY = 0x5EED_DE70  # any constant: it only has to be the same for every seed_demo run
@@ -121,12 +123,11 @@ def _generator(scenario: Scenario, logins: list[Login], target: int, seed: str) 
     """A generator over the scenario and its people; the same seed draws the same requests."""
     people = ensure_people(people_count_for(target), scenario.groups)
     return RequestGenerator(
-        connectors=_connector_refs(scenario, people),
+        routes=_routes(scenario, people),
         deciders=_deciders(logins),
-        flow_id=scenario.flow.pk,
-        timeout=scenario.flow.timeout_after,
         now=timezone.now(),
         seed=seed,
+        site_url=settings.SITE_URL,
     )
 
 
@@ -180,30 +181,66 @@ def _write_next(
     progress(size)
 
 
-def _connector_refs(scenario: Scenario, people: list[PersonRef]) -> list[ConnectorRef]:
-    """The scenario's connectors with their tools, likely requesters and routing policy."""
-    refs = []
-    for slug, connector in scenario.connectors.items():
-        groups = REQUESTER_GROUPS.get(slug)
-        requesters = tuple(p for p in people if groups is None or p.group in groups)
-        tools = tuple(
-            (tool.pk, tool.key)
-            for tool in scenario.tools.values()
-            if tool.connector_id == connector.pk
-        )
-        policy = scenario.approval_policy
-        refs.append(
-            ConnectorRef(
-                id=connector.pk,
-                slug=slug,
-                name=connector.name,
-                tools=tools,
-                requesters=requesters or tuple(people),
-                policy_id=policy.pk if policy.connector_id == connector.pk else None,
-                weight=CONNECTOR_WEIGHTS.get(slug, 10),
+def _routes(scenario: Scenario, people: list[PersonRef]) -> list[RouteRef]:
+    """The scenario's Request approval policies, each with who may ask and what they may ask.
+
+    - Requesters are the active generated people in one of the policy's groups (or all of
+      them for a policy on all users); asks are the templates whose tools the policy covers.
+    """
+    routes = []
+    flows: dict[int, FlowRef] = {}
+    for policy in scenario.policies.values():
+        if policy.action != Policy.Action.APPROVAL or policy.approval_flow is None:
+            continue
+        connector = policy.connector
+        tools = {t.key: t.pk for t in scenario.tools.values() if t.connector_id == connector.pk}
+        keys = {t.key for t in policy.tools.all()} or set(tools)
+        groups = {g.name for g in policy.groups.all()}
+        flow = policy.approval_flow
+        if flow.pk not in flows:
+            flows[flow.pk] = _flow_ref(flow)
+        routes.append(
+            RouteRef(
+                connector_id=connector.pk,
+                connector_slug=connector.slug,
+                connector_name=connector.name,
+                policy_id=policy.pk,
+                flow=flows[flow.pk],
+                tool_ids={key: tools[key] for key in keys},
+                requesters=tuple(
+                    p for p in people if p.active and (policy.all_users or p.group in groups)
+                ),
+                asks=tuple(asks_for(connector.slug, frozenset(keys))),
+                agents=names.AGENTS.get(connector.slug, names.AGENTS[""]),
+                weight=CONNECTOR_WEIGHTS.get(connector.slug, 10),
             )
         )
-    return refs
+    return [route for route in routes if route.requesters and route.asks]
+
+
+def _flow_ref(flow: ApprovalFlow) -> FlowRef:
+    """The flow's timing, outcome and who its messages go to (as notify_new_request asks)."""
+    timeout_status, timeout_kind, _tools = TIMEOUT_OUTCOMES[flow.timeout_action]
+    # No generated person approves, so the first level's approvers are the same for every one.
+    approvers = level_approvers(AccessRequest(flow=flow, current_level=1), [1])
+    return FlowRef(
+        id=flow.pk,
+        reminder_after=flow.reminder_after,
+        timeout=flow.timeout_after,
+        timeout_status=timeout_status,
+        timeout_kind=timeout_kind,
+        notify_requester=flow.notify_requester,
+        recipients=tuple(
+            (_approver_ref(person), channel)
+            for person in approvers
+            for channel in flow_channels(flow, person)
+        ),
+        sms=flow.channel_sms,
+    )
+
+
+def _approver_ref(person: Person) -> ApproverRef:
+    return ApproverRef(person.pk, person.name, person.email, e164(person.phone), person.user_id)
 
 
 def _deciders(logins: list[Login]) -> list[Decider]:

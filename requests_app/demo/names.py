@@ -1,4 +1,4 @@
-"""Word lists the demo generator draws from: names, notes, agents and comments."""
+"""Word lists the demo generator draws from: names, customers, agents and comments."""
 
 from __future__ import annotations
 
@@ -35,35 +35,13 @@ REPOS = (
 
 CHANNELS = ("#sales", "#eng-standup", "#incidents", "#general", "#customer-success", "#release")
 
-NOTES: dict[str, tuple[str, ...]] = {
-    "google-calendar": (
-        "Book the quarterly business review with {customer} next week.",
-        "Move the {customer} renewal call to Thursday afternoon.",
-        "Schedule a product demo for {customer} and invite their IT lead.",
-        "Set up the weekly pipeline review with the sales team.",
-        "Reschedule my 1:1s around the offsite.",
-        "Find a slot for the {customer} onboarding kickoff.",
-        "Clean up the duplicate events the import created last night.",
-        "Add travel time before the on-site visit at {customer}.",
-    ),
-    "github": (
-        "Open an issue in {repo} for the flaky checkout test.",
-        "List the repositories I own so I can archive the stale ones.",
-        "File the bugs from today's triage in {repo}.",
-        "Remove the old {repo} fork we no longer use.",
-        "Create a tracking issue for the {repo} release.",
-        "Summarise open issues in {repo} for the sprint review.",
-    ),
-    "slack": (
-        "Post the release notes to {channel}.",
-        "Send the meeting summary to {channel}.",
-        "Remind {channel} about the deadline on Friday.",
-        "Delete the message I posted to the wrong channel.",
-        "List the channels I belong to for the weekly digest.",
-    ),
+# The agents that ask, per connector ("" for any other connector).
+AGENTS: dict[str, tuple[str, ...]] = {
+    "google-calendar": ("Claude", "ChatGPT", "Copilot", "Gemini", "Sales assistant"),
+    "github": ("Claude", "ChatGPT", "Copilot", "Gemini", "Sales assistant"),
+    "slack": ("Claude", "ChatGPT", "Copilot", "Release bot"),
+    "": ("Claude", "ChatGPT", "Copilot", "Gemini"),
 }
-
-AGENTS = ("Claude", "ChatGPT", "Copilot", "Gemini", "Sales assistant", "Release bot")
 
 DENY_COMMENTS = (
     "Please use the shared team calendar for this.",

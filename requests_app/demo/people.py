@@ -26,6 +26,7 @@ class PersonRef:
     name: str
     email: str
     group: str
+    active: bool = True
 
 
 def people_count_for(requests: int) -> int:
@@ -58,7 +59,7 @@ def ensure_people(count: int, groups: dict[str, Group]) -> list[PersonRef]:
     - bulk_create sends no signal, so the policy snapshot is told of the change here.
     """
     specs = [person_spec(i) for i in range(count)]
-    ids = _ids_by_email([email for _name, email, _group in specs])
+    found = _found_by_email([email for _name, email, _group in specs])
     missing = [
         Person(
             name=name,
@@ -67,23 +68,33 @@ def ensure_people(count: int, groups: dict[str, Group]) -> list[PersonRef]:
             mfa_enabled=i % 3 != 0,
         )
         for i, (name, email, _group) in enumerate(specs)
-        if email not in ids
+        if email not in found
     ]
     Person.objects.bulk_create(missing, batch_size=_LOOKUP_CHUNK)
-    ids.update(_ids_by_email([person.email for person in missing]))
+    found.update(_found_by_email([person.email for person in missing]))
     Membership = Group.members.through
     Membership.objects.bulk_create(
-        [Membership(group=groups[group], person_id=ids[email]) for _n, email, group in specs],
+        [Membership(group=groups[group], person_id=found[email][0]) for _n, email, group in specs],
         batch_size=_LOOKUP_CHUNK,
         ignore_conflicts=True,
     )
     snapshot_changed()
-    return [PersonRef(ids[email], name, email, group) for name, email, group in specs]
+    return [
+        PersonRef(found[email][0], name, email, group, found[email][1])
+        for name, email, group in specs
+    ]
 
 
-def _ids_by_email(emails: list[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
+def _found_by_email(emails: list[str]) -> dict[str, tuple[int, bool]]:
+    """Each existing person's id and whether the engine would let their agent act at all."""
+    found: dict[str, tuple[int, bool]] = {}
     for start in range(0, len(emails), _LOOKUP_CHUNK):
         chunk = emails[start : start + _LOOKUP_CHUNK]
-        found.update(Person.objects.filter(email__in=chunk).values_list("email", "id"))
+        rows = Person.objects.filter(email__in=chunk).values_list(
+            "email", "id", "status", "deactivated_at"
+        )
+        found.update(
+            (email, (pk, status == Person.Status.ACTIVE and gone is None))
+            for email, pk, status, gone in rows
+        )
     return found

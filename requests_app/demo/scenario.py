@@ -63,41 +63,69 @@ PEOPLE = (
 )
 
 FLOW_NAME = "Sales approvals"
-FLOW_DEFAULTS: dict[str, Any] = {
-    "description": "Security approves the calendar changes that Sales agents ask for.",
-    "channel_email": True,
-    "channel_sms": True,
-    "min_approvals": 1,
-    "reminder_after": timedelta(hours=1),
-    "reminder_repeat": None,
-    "escalate_after": None,
-    "timeout_after": timedelta(hours=24),
-    "timeout_action": ApprovalFlow.TimeoutAction.AUTO_APPROVE,
-    "notify_requester": True,
-    "enabled": True,
+ENGINEERING_FLOW = "Engineering approvals"
+# Both flows are approved by the Security group; timing differs, so the demo shows both outcomes.
+FLOWS: dict[str, dict[str, Any]] = {
+    FLOW_NAME: {
+        "description": "Security approves the calendar changes that Sales agents ask for.",
+        "channel_email": True,
+        "channel_sms": True,
+        "min_approvals": 1,
+        "reminder_after": timedelta(hours=1),
+        "reminder_repeat": None,
+        "escalate_after": None,
+        "timeout_after": timedelta(hours=24),
+        "timeout_action": ApprovalFlow.TimeoutAction.AUTO_APPROVE,
+        "notify_requester": True,
+        "enabled": True,
+    },
+    ENGINEERING_FLOW: {
+        "description": "Security approves GitHub and Slack changes outside a team's own tools.",
+        "channel_email": True,
+        "channel_sms": False,
+        "min_approvals": 1,
+        "reminder_after": timedelta(hours=2),
+        "reminder_repeat": None,
+        "escalate_after": None,
+        "timeout_after": timedelta(hours=48),
+        "timeout_action": ApprovalFlow.TimeoutAction.EXPIRE,
+        "notify_requester": True,
+        "enabled": True,
+    },
 }
 
 APPROVAL_POLICY = "Sales calendar changes need approval"
-# (name, description, connector, tool keys (none = all), all users, groups, action, uses flow)
+# (name, description, connector, tool keys (none = all), all users, groups, action, flow name)
 POLICIES = (
     ("Everyone may read calendars",
      "Agents may list and read calendar events for any user.",
      "google-calendar", ("google-calendar_events_list", "google-calendar_events_get"),
-     True, (), Policy.Action.ALLOW, False),
+     True, (), Policy.Action.ALLOW, None),
     (APPROVAL_POLICY,
      "Sales agents may create or move events once a Security approver agrees.",
      "google-calendar", ("google-calendar_events_create", "google-calendar_events_update"),
-     False, ("Sales",), Policy.Action.APPROVAL, True),
+     False, ("Sales",), Policy.Action.APPROVAL, FLOW_NAME),
     ("No agent deletes calendar events",
      "Deleting events is left to people: agents are always refused.",
      "google-calendar", ("google-calendar_events_delete",),
-     True, (), Policy.Action.DENY, False),
+     True, (), Policy.Action.DENY, None),
     ("Engineering uses GitHub",
      "Engineers' agents may use every GitHub tool.",
-     "github", (), False, ("Engineering",), Policy.Action.ALLOW, False),
+     "github", (), False, ("Engineering",), Policy.Action.ALLOW, None),
     ("Step up to delete a repository",
      "Deleting a repository needs a fresh strong sign-in by the engineer.",
-     "github", ("github_repos_delete",), False, ("Engineering",), Policy.Action.STEP_UP, False),
+     "github", ("github_repos_delete",), False, ("Engineering",), Policy.Action.STEP_UP, None),
+    ("Sales files GitHub issues with approval",
+     "Sales agents may list repositories and open issues once a Security approver agrees.",
+     "github", ("github_repos_list", "github_issues_create"),
+     False, ("Sales",), Policy.Action.APPROVAL, ENGINEERING_FLOW),
+    ("Everyone may list Slack channels",
+     "Agents may list the Slack channels their user belongs to.",
+     "slack", ("slack_channels_list",), True, (), Policy.Action.ALLOW, None),
+    ("Engineering posts to Slack with approval",
+     "Engineers' agents may post or delete Slack messages once a Security approver agrees.",
+     "slack", ("slack_messages_send", "slack_messages_delete"),
+     False, ("Engineering",), Policy.Action.APPROVAL, ENGINEERING_FLOW),
 )  # fmt: skip
 
 
@@ -109,8 +137,18 @@ class Scenario:
     tools: dict[str, Tool]
     groups: dict[str, Group]
     people: dict[str, Person]
-    flow: ApprovalFlow
-    approval_policy: Policy
+    flows: dict[str, ApprovalFlow]
+    policies: dict[str, Policy]
+
+    @property
+    def flow(self) -> ApprovalFlow:
+        """ "Sales approvals", the flow of Ana's calendar requests."""
+        return self.flows[FLOW_NAME]
+
+    @property
+    def approval_policy(self) -> Policy:
+        """The Request approval policy that routes Ana's calendar requests."""
+        return self.policies[APPROVAL_POLICY]
 
 
 @dataclass(frozen=True)
@@ -132,9 +170,9 @@ def seed_scenario() -> Scenario:
         for name, about in GROUPS
     }
     people = _seed_people(groups)
-    flow = _seed_flow(groups["Security"])
-    policies = _seed_policies(connectors, tools, groups, flow)
-    return Scenario(connectors, tools, groups, people, flow, policies[APPROVAL_POLICY])
+    flows = {name: _seed_flow(name, groups["Security"]) for name in FLOWS}
+    policies = _seed_policies(connectors, tools, groups, flows)
+    return Scenario(connectors, tools, groups, people, flows, policies)
 
 
 def _seed_connectors() -> tuple[dict[str, Connector], dict[str, Tool]]:
@@ -171,8 +209,8 @@ def _seed_people(groups: dict[str, Group]) -> dict[str, Person]:
     return people
 
 
-def _seed_flow(approvers: Group) -> ApprovalFlow:
-    flow, _ = ApprovalFlow.objects.update_or_create(name=FLOW_NAME, defaults=FLOW_DEFAULTS)
+def _seed_flow(name: str, approvers: Group) -> ApprovalFlow:
+    flow, _ = ApprovalFlow.objects.update_or_create(name=name, defaults=FLOWS[name])
     level, _ = ApprovalLevel.objects.get_or_create(flow=flow, position=1)
     level.groups.set([approvers])
     level.people.clear()
@@ -183,10 +221,10 @@ def _seed_policies(
     connectors: dict[str, Connector],
     tools: dict[str, Tool],
     groups: dict[str, Group],
-    flow: ApprovalFlow,
+    flows: dict[str, ApprovalFlow],
 ) -> dict[str, Policy]:
     policies: dict[str, Policy] = {}
-    for name, about, slug, keys, all_users, group_names, action, uses_flow in POLICIES:
+    for name, about, slug, keys, all_users, group_names, action, flow_name in POLICIES:
         data = PolicyData(
             name=name,
             description=about,
@@ -195,7 +233,7 @@ def _seed_policies(
             tools=[tools[key] for key in keys],
             all_users=all_users,
             groups=[groups[g] for g in group_names],
-            approval_flow=flow if uses_flow else None,
+            approval_flow=flows[flow_name] if flow_name else None,
         )
         policies[name] = _upsert_policy(data)
     return policies

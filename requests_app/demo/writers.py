@@ -2,7 +2,8 @@
 
 - A batch arrives as plain tuples in the column orders below, with request ids already reserved,
   so the same generator feeds both writers. JSON columns carry their JSON text; times are naive
-  UTC (cheaper to build and to print; COPY runs with the session time zone set to UTC).
+  UTC (cheaper to build and to print; COPY runs with the session time zone set to UTC), as
+  datetimes or as their str() when one instant fills several rows (printed once).
 - COPY uses the CSV format, written by the C `csv` module: quoting takes care of any character.
   An unquoted empty field is NULL, except in NOT NULL columns (FORCE_NOT_NULL), where it is "".
 """
@@ -19,6 +20,7 @@ from typing import Any
 
 from django.db import connection, models, transaction
 
+from approval_flows.models import Notification
 from requests_app.models import AccessRequest, RequestEvent, RequestTool
 
 REQUEST_COLUMNS = (
@@ -34,11 +36,17 @@ EVENT_COLUMNS = (
     "request_id", "kind", "actor_id", "actor_name", "channel", "message", "data", "created_at",
     "response_ms",
 )  # fmt: skip
+NOTIFICATION_COLUMNS = (
+    "request_public_id", "recipient_id", "address", "channel", "occasion", "sequence", "subject",
+    "body_text", "status", "attempts", "next_attempt_at", "sent_at", "created_at",
+)  # fmt: skip
 JSON_COLUMNS = frozenset({"arguments", "data"})
+TIME_COLUMNS = frozenset({"next_attempt_at", "sent_at", "created_at"})
 TABLES: tuple[tuple[type[models.Model], tuple[str, ...]], ...] = (
     (AccessRequest, REQUEST_COLUMNS),
     (RequestTool, TOOL_COLUMNS),
     (RequestEvent, EVENT_COLUMNS),
+    (Notification, NOTIFICATION_COLUMNS),
 )
 _COPY_BUFFER = 1 << 20
 
@@ -50,10 +58,11 @@ class Batch:
     requests: list[tuple[Any, ...]] = field(default_factory=list)
     tools: list[tuple[Any, ...]] = field(default_factory=list)
     events: list[tuple[Any, ...]] = field(default_factory=list)
+    notifications: list[tuple[Any, ...]] = field(default_factory=list)
 
     def tables(self) -> tuple[list[tuple[Any, ...]], ...]:
-        """The three row lists in the order of TABLES."""
-        return self.requests, self.tools, self.events
+        """The row lists in the order of TABLES."""
+        return self.requests, self.tools, self.events, self.notifications
 
 
 def copy_supported() -> bool:
@@ -178,6 +187,8 @@ def _python_value(name: str, value: Any) -> Any:
         return None
     if name in JSON_COLUMNS:
         return json.loads(value)
+    if isinstance(value, str) and name in TIME_COLUMNS:
+        value = datetime.fromisoformat(value)
     if isinstance(value, datetime):
         return value.replace(tzinfo=UTC)
     return value

@@ -18,6 +18,7 @@ from requests_app.services import (
     request_approve,
     request_create,
     request_deny,
+    request_resolve_with_policy,
 )
 from tests.api.conftest import (
     ANA,
@@ -179,6 +180,34 @@ def test_a_time_bound_approval_can_be_consumed_once_too(demo, gateway: Gateway):
     access_request = new_request(gateway, [CREATE])
     request_approve(access_request=access_request, actor=DANA, duration=timedelta(hours=8))
 
+    assert gateway.consume(access_request.public_id).status_code == 200
+    assert_error(gateway.consume(access_request.public_id), 409, "conflict")
+
+
+def test_a_request_resolved_by_a_new_policy_reads_as_the_policy_s_approval(demo, gateway: Gateway):
+    access_request = new_request(gateway, [CREATE, UPDATE])
+    data = PolicyData(
+        name="Ana books her own meetings",
+        connector=access_request.connector,
+        action=Policy.Action.ALLOW,
+        users=[Person.objects.get(email=ANA)],
+        tools=list(Tool.objects.filter(key__in=[CREATE, UPDATE])),
+    )
+    request_resolve_with_policy(
+        access_request=access_request, data=data, actor=Actor(name="Demo Admin", channel="web")
+    )
+
+    body = payload(gateway.status(access_request.public_id))
+
+    assert (body["status"], body["decided_via"], body["decided_by"]) == (
+        "approved",
+        "policy",
+        "Demo Admin",
+    )
+    assert body["comment"] == "Resolved by the new policy: Ana books her own meetings"
+    assert {t["status"] for t in body["tools"]} == {"approved"}
+    # No time-bound grant: this call's approval, which the gateway consumes once.
+    assert body["grant_expires_at"] is None and body["consumed_at"] is None
     assert gateway.consume(access_request.public_id).status_code == 200
     assert_error(gateway.consume(access_request.public_id), 409, "conflict")
 

@@ -8,6 +8,7 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -16,9 +17,10 @@ from audit.models import AuditEntry
 from dashboard.activity import Cursor, TrailFilter, trail_page
 from dashboard.tables import MISSING, changed_fields, render_diff
 from gateways.services import api_key_create, api_key_revoke
-from policies.models import DecisionLog
+from policies.models import DecisionLog, Policy
+from policies.services import PolicyData
 from requests_app.models import RequestEvent
-from requests_app.services import Actor, request_approve
+from requests_app.services import Actor, request_approve, request_resolve_with_policy
 
 URL = "/activity/"
 CSV_URL = "/activity/export.csv"
@@ -325,6 +327,36 @@ def test_revoking_a_key_shows_up_as_a_change(admin_client, admin_user):
     response = admin_client.get(URL, {"object_type": "api_key"})
     assert len(rows(response)) == 2
     assert "Revoked" in html(response) and '<span class="diff-key">revoked</span>' in html(response)
+
+
+def test_an_object_named_after_its_kind_is_named_once(admin_client, db):
+    call_command("load_connector_catalog", "--only", "slack", stdout=io.StringIO())
+    response = admin_client.get(URL, {"kind": "change"})
+    texts = [
+        re.sub(r"<[^>]+>|\s+", " ", row)
+        for row in re.findall(r'<tr data-kind="change".*?</tr>', html(response), re.S)
+    ]
+    [text] = [text for text in texts if "Connector catalog" in text]
+    assert text.count("Connector catalog") == 1, text
+
+
+def test_a_request_resolved_by_a_new_policy_says_the_policy_approved_it(
+    admin_client, admin_user, access_request
+):
+    data = PolicyData(
+        name="Calendar for Ana",
+        connector=access_request.connector,
+        action=Policy.Action.ALLOW,
+        all_users=True,
+    )
+    request_resolve_with_policy(
+        access_request=access_request, data=data, actor=Actor.for_user(admin_user)
+    )
+    body = html(admin_client.get(URL, {"object_id": str(access_request.public_id)}))
+    rows = re.findall(r'<tr data-kind="request".*?</tr>', body, re.S)
+    [row] = [row for row in rows if '<ins title="approved">' in row]
+    assert "Approved by the new policy “Calendar for Ana”" in row
+    assert "Approved once" not in row and "““" not in row and "””" not in row
 
 
 # --- CSV ------------------------------------------------------------------------------------------

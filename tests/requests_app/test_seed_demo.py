@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
+from datetime import datetime, timedelta
 from io import StringIO
 
 import pytest
@@ -11,16 +12,22 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
-from approval_flows.models import ApprovalFlow, ApprovalLevel
+from approval_flows.models import ApprovalFlow, ApprovalLevel, Notification
 from approval_flows.selectors import flow_ids_for_approver
 from connectors.models import Connector, Tool
 from directory.models import Group, Person
-from policies.evaluation import Call, evaluate
+from policies.evaluation import APPROVAL_REQUIRED, Call, evaluate
 from policies.models import Policy
 from policies.snapshot import load_snapshot
 from requests_app import demo
-from requests_app.demo.writers import EVENT_COLUMNS, REQUEST_COLUMNS, TOOL_COLUMNS
-from requests_app.models import AccessRequest, RequestEvent, RequestTool
+from requests_app.demo import asks, names
+from requests_app.demo.writers import (
+    EVENT_COLUMNS,
+    NOTIFICATION_COLUMNS,
+    REQUEST_COLUMNS,
+    TOOL_COLUMNS,
+)
+from requests_app.models import AccessRequest, Channel, RequestEvent, RequestTool
 
 pytestmark = pytest.mark.django_db
 
@@ -114,9 +121,12 @@ def test_people_groups_and_flow_are_the_canonical_ones():
     assert (flow.reminder_after, flow.timeout_after) == (timedelta(hours=1), timedelta(hours=24))
     assert flow.timeout_action == ApprovalFlow.TimeoutAction.AUTO_APPROVE
     assert flow.notify_requester
-    level = flow.levels.get()
-    assert [g.name for g in level.groups.all()] == ["Security"]
-    assert flow.pk in flow_ids_for_approver(people["dana@example.com"])
+    engineering = ApprovalFlow.objects.get(name="Engineering approvals")
+    assert engineering.timeout_action == ApprovalFlow.TimeoutAction.EXPIRE
+    for each in (flow, engineering):
+        level = each.levels.get()
+        assert [g.name for g in level.groups.all()] == ["Security"]
+        assert each.pk in flow_ids_for_approver(people["dana@example.com"])
 
 
 def test_policies_are_the_canonical_ones():
@@ -140,6 +150,11 @@ def test_policies_are_the_canonical_ones():
         ("google-calendar", (f"{cal}delete",), True, (), "deny", None),
         ("github", (), False, ("Engineering",), "allow", None),
         ("github", ("github_repos_delete",), False, ("Engineering",), "step_up", None),
+        ("github", ("github_issues_create", "github_repos_list"), False, ("Sales",),
+         "approval_required", "Engineering approvals"),
+        ("slack", ("slack_channels_list",), True, (), "allow", None),
+        ("slack", ("slack_messages_delete", "slack_messages_send"), False, ("Engineering",),
+         "approval_required", "Engineering approvals"),
     }  # fmt: skip
     for policy in Policy.objects.all():
         assert policy.name and 0 < len(policy.description) <= 160
@@ -237,12 +252,40 @@ def test_generated_requests_are_coherent():
     rows = generated()
     assert len(rows) == 300
     assert len({r.requester_id for r in rows}) > 100
-    assert {r.connector.slug for r in rows} == {"google-calendar", "github", "slack"}
+    assert {(r.connector.slug, r.flow.name) for r in rows} == {
+        ("google-calendar", "Sales approvals"),
+        ("github", "Engineering approvals"),
+        ("slack", "Engineering approvals"),
+    }
     statuses = {s: sum(r.status == s for r in rows) for s in Status.values}
     assert all(statuses.values()), statuses
     assert 0.08 <= statuses[Status.PENDING] / 300 <= 0.25
     assert sum(bool(r.note) for r in rows) > 200
+    assert sum(r.arguments is not None for r in rows) > 50
     assert_coherent(rows)
+
+
+def test_every_generated_request_is_one_the_policies_would_create():
+    seed(requests=300)
+    snapshot, now = load_snapshot(), timezone.now()
+    for r in generated():
+        keys = tuple(t.tool.key for t in sorted(r.tools.all(), key=lambda t: t.position))
+        outcome = evaluate(snapshot, Call(r.requester.email, r.connector.slug, keys), now=now)
+        assert outcome.decision == APPROVAL_REQUIRED, (r.requester.email, keys)
+        assert [t.decision for t in outcome.tools] == [APPROVAL_REQUIRED] * len(keys)
+        assert set(outcome.approval_tool_ids) == {t.tool_id for t in r.tools.all()}
+        assert (outcome.approval_flow_id, outcome.approval_policy_id) == (r.flow_id, r.policy_id)
+        assert r.requester.status == Person.Status.ACTIVE
+        assert r.requester.deactivated_at is None
+
+
+def test_a_locked_person_is_never_a_generated_requester():
+    seed(requests=300)
+    locked = Person.objects.filter(status=Person.Status.LOCKED, email__contains=".")
+    assert locked.exists()
+    assert not AccessRequest.objects.filter(
+        dedupe_key__startswith=demo.GENERATED_PREFIX, requester__in=locked
+    ).exists()
 
 
 @pytest.mark.parametrize(
@@ -274,6 +317,7 @@ def test_writer_columns_cover_every_field_without_a_default():
         (AccessRequest, REQUEST_COLUMNS),
         (RequestTool, TOOL_COLUMNS),
         (RequestEvent, EVENT_COLUMNS),
+        (Notification, NOTIFICATION_COLUMNS),
     ):
         fields = {f.attname: f for f in model._meta.concrete_fields if f.attname != "id"}
         assert set(columns) - {"id"} <= set(fields)
@@ -283,9 +327,10 @@ def test_writer_columns_cover_every_field_without_a_default():
 
 
 def assert_coherent(rows: list[AccessRequest]) -> None:
-    """Every generated request reads as if the services had written it."""
+    """Every generated request reads as if the gateway and the services had written it."""
     now = timezone.now()
-    approval_policy = Policy.objects.get(action=Policy.Action.APPROVAL)
+    messages = messages_by_request(rows)
+    asks = known_asks()
     for r in rows:
         tools = sorted(r.tools.all(), key=lambda t: t.position)
         assert (r.requester_name, r.requester_identifier) == (r.requester.name, r.requester.email)
@@ -293,34 +338,59 @@ def assert_coherent(rows: list[AccessRequest]) -> None:
         assert r.first_tool_key == tools[0].tool.key
         assert r.tool_count == len(tools) and 1 <= len(tools) <= 4
         assert {t.tool.connector_id for t in tools} == {r.connector_id}
-        assert r.flow.name == "Sales approvals"
-        expected_policy = (
-            approval_policy if r.connector_id == approval_policy.connector_id else None
-        )
-        assert r.policy == expected_policy
+        assert r.policy.action == Policy.Action.APPROVAL
+        assert (r.policy.connector_id, r.policy.approval_flow_id) == (r.connector_id, r.flow_id)
         assert now - timedelta(days=91) <= r.requested_at <= now
         assert {t.status for t in tools} <= TOOL_STATUSES[r.status]
-        assert_events(r, tools, now)
+        assert_note_matches(r, [t.tool.key for t in tools], asks)
+        events = sorted(r.events.all(), key=lambda e: (e.created_at, e.pk))
+        assert_events(r, tools, events, now)
+        assert_messages(r, events, messages.get(r.public_id, []))
 
 
-def assert_events(r: AccessRequest, tools: list[RequestTool], now) -> None:
-    events = sorted(r.events.all(), key=lambda e: (e.created_at, e.pk))
-    assert events[0].kind == RequestEvent.Kind.CREATED
+def assert_events(r: AccessRequest, tools: list[RequestTool], events, now) -> None:
+    assert [e.kind for e in events[:2]] == [RequestEvent.Kind.CREATED, RequestEvent.Kind.NOTIFIED]
     assert events[0].created_at == r.requested_at
+    reminders = [e for e in events if e.kind == RequestEvent.Kind.REMINDED]
+    assert r.reminders_sent == len(reminders) <= 1
+    flow = r.flow
     decisions = [e for e in events if e.kind in DECISION_KIND.values()]
     if r.status == Status.PENDING:
         assert decisions == [] and r.decided_at is None and not r.decided_by_name
-        assert r.timeout_at == r.requested_at + timedelta(hours=24) and r.timeout_at > now
+        assert r.timeout_at == r.requested_at + flow.timeout_after and r.timeout_at > now
+        due = r.requested_at + flow.reminder_after
+        assert r.next_reminder_at == (None if reminders else due)
+        assert (due <= now) == bool(reminders)
         return
     assert [e.kind for e in decisions] == [DECISION_KIND[r.status]]
+    assert events[-1] == decisions[0], "nothing happens after the decision"
     event = decisions[0]
     assert r.requested_at < r.decided_at <= now
     assert (event.created_at, event.actor_name, event.channel, event.actor_id) == (
         r.decided_at, r.decided_by_name, r.decided_via, r.decided_by_id
     )  # fmt: skip
     assert r.timeout_at is None and r.next_reminder_at is None
+    assert bool(reminders) == (r.requested_at + flow.reminder_after < r.decided_at)
+    assert_decider(r, event, tools)
+
+
+def assert_decider(r: AccessRequest, event: RequestEvent, tools: list[RequestTool]) -> None:
+    """Who decided, by which channel and when agrees with the flow and the request's status."""
+    flow = r.flow
+    if r.decided_via == Channel.TIMEOUT:
+        outcome = {"auto_approve": Status.AUTO_APPROVED, "expire": Status.EXPIRED}
+        assert r.status == outcome[flow.timeout_action]
+        assert r.decided_at == r.requested_at + flow.timeout_after
+    elif r.status == Status.CANCELLED:
+        assert (r.decided_via, r.decided_by_id) == (Channel.API, None)
+    else:
+        assert r.status in (Status.APPROVED, Status.DENIED)
+        assert r.decided_at < r.requested_at + flow.timeout_after
+        # A console decision carries its login; a link or an SMS reply only the person's name.
+        assert (r.decided_by_id is not None) == (r.decided_via == Channel.WEB)
+        assert r.decided_via != Channel.SMS or flow.channel_sms
+        assert r.decided_via in (Channel.WEB, Channel.EMAIL, Channel.SMS)
     if r.status in (Status.APPROVED, Status.DENIED):
-        assert r.decided_by_id is not None
         # How long the approver looked: known, and no longer than the request waited.
         waited_ms = (r.decided_at - r.requested_at).total_seconds() * 1000
         assert 0 <= event.response_ms <= waited_ms
@@ -329,6 +399,85 @@ def assert_events(r: AccessRequest, tools: list[RequestTool], now) -> None:
     if r.status == Status.APPROVED:
         approved = sorted(t.tool_id for t in tools if t.status == RequestTool.Status.APPROVED)
         assert approved and event.data["approved_tool_ids"] == approved
+        assert (r.grant_expires_at is None) == event.message.endswith(" once")
+
+
+def messages_by_request(rows: list[AccessRequest]) -> dict:
+    found: dict = {}
+    ids = [r.public_id for r in rows]
+    for message in Notification.objects.filter(request_public_id__in=ids).order_by("id"):
+        found.setdefault(message.request_public_id, []).append(message)
+    return found
+
+
+def assert_messages(r: AccessRequest, events: list[RequestEvent], messages) -> None:
+    """The outbox holds what the history says was queued, and nothing else."""
+    Occasion = Notification.Occasion
+    by_occasion: dict = {}
+    for message in messages:
+        assert message.status == Notification.Status.SENT and message.sent_at
+        by_occasion.setdefault((message.occasion, message.sequence), []).append(message)
+    notified = [e for e in events if e.kind == RequestEvent.Kind.NOTIFIED]
+    asked = by_occasion.pop((Occasion.NEW_REQUEST, 0))
+    assert [e.data["queued"] for e in notified] == [len(asked)]
+    dana = {("dana@example.com", "email"), ("+15550100", "sms")}
+    expected = dana if r.flow.channel_sms else {("dana@example.com", "email")}
+    assert {(m.address, m.channel) for m in asked} == expected
+    assert {m.created_at for m in asked} == {r.requested_at}
+    for event in (e for e in events if e.kind == RequestEvent.Kind.REMINDED):
+        reminded = by_occasion.pop((Occasion.REMINDER, event.data["sequence"]))
+        assert event.data["queued"] == len(reminded)
+        assert {m.created_at for m in reminded} == {event.created_at}
+    elsewhere = by_occasion.pop((Occasion.DECIDED_ELSEWHERE, 0), [])
+    outcome = by_occasion.pop((Occasion.OUTCOME, 0), [])
+    assert by_occasion == {}, "a message the history does not account for"
+    if r.status == Status.PENDING:
+        assert elsewhere == [] and outcome == []
+        return
+    by_dana = r.decided_by_name == "Dana Levi"
+    assert {(m.address, m.channel) for m in elsewhere} == (set() if by_dana else expected)
+    told = r.flow.notify_requester and r.status != Status.CANCELLED
+    assert [m.address for m in outcome] == ([r.requester.email] if told else [])
+    assert {m.created_at for m in elsewhere + outcome} <= {r.decided_at}
+
+
+def known_asks() -> dict[str, tuple[str, ...]]:
+    """Every note the generator may write, with the tools it asks for."""
+    notes = {}
+    for slug in asks.TEMPLATES:
+        keys = frozenset(key for t in asks.TEMPLATES[slug] for key in t.tools)
+        notes.update({ask.note: ask.template.tools for ask in asks.asks_for(slug, keys)})
+    return notes
+
+
+def plain(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+def assert_note_matches(r: AccessRequest, keys: list[str], notes: dict) -> None:
+    """The note asks for the request's tools, and the arguments are about what the note names."""
+    if r.note:
+        assert notes[r.note] == tuple(keys), (r.note, keys)
+    if r.arguments is None:
+        return
+    if len(keys) > 1:
+        assert set(r.arguments) == set(keys)
+    text = plain(json.dumps(r.arguments, ensure_ascii=False))
+    for name in (*names.CUSTOMERS, *names.REPOS, *names.CHANNELS):
+        if r.note and name in r.note:
+            assert plain(name) in text, (r.note, r.arguments)
+    days = {day for day in asks.DAYS if day in r.note}
+    starts = {
+        datetime.fromisoformat(value["start"]["dateTime"]).strftime("%A")
+        for value in ([r.arguments] if len(keys) == 1 else r.arguments.values())
+        if "start" in value
+    }
+    assert not days or days <= starts, (r.note, r.arguments)
+    assert all(
+        r.requested_at.date() < datetime.fromisoformat(value["start"]["dateTime"]).date()
+        for value in ([r.arguments] if len(keys) == 1 else r.arguments.values())
+        if "start" in value and "eventId" not in value
+    ), "a new meeting is booked after the request asks for it"
 
 
 def test_a_second_run_waits_for_the_first():

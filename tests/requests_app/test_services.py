@@ -17,6 +17,7 @@ from requests_app.services import (
     Actor,
     RequestAlreadyDecided,
     RequestNotConsumable,
+    describe_decision,
     request_approve,
     request_cancel,
     request_consume,
@@ -431,7 +432,10 @@ def test_resolve_with_an_allow_policy_saves_it_and_approves(
         user=admin_user,
         before=before,
     )
-    assert access_request.comment == "Resolved by the new policy “allow calendar”"
+    # The policy decided, and its name is quoted once wherever it is shown.
+    assert access_request.comment == "Resolved by the new policy: allow calendar"
+    assert event.message == "Approved by the new policy “allow calendar”"
+    assert describe_decision(access_request).startswith("Approved by admin via Policy at ")
     assert event.data["approved_tool_ids"] == sorted([tools[0].pk, tools[1].pk])
     assert set(tool_statuses(access_request).values()) == {RequestTool.Status.APPROVED}
 
@@ -446,7 +450,7 @@ def test_resolve_with_a_deny_policy_saves_it_and_denies(
         actor=admin,
     )
     assert list(policy.users.all()) == [requester]
-    assert_decided(
+    event = assert_decided(
         access_request,
         status=Status.DENIED,
         kind=RequestEvent.Kind.DENIED,
@@ -455,6 +459,8 @@ def test_resolve_with_a_deny_policy_saves_it_and_denies(
         user=admin_user,
         before=before,
     )
+    assert event.message == "Denied by the new policy “deny calendar”"
+    assert access_request.comment == "Resolved by the new policy: deny calendar"
 
 
 @pytest.mark.parametrize("action", [Policy.Action.STEP_UP, Policy.Action.APPROVAL])

@@ -13,9 +13,10 @@ from tqdm import tqdm
 from requests_app import demo
 
 HELP = """Load the demo data of DESIGN.md §9: the connectors google-calendar, github and slack,
-the groups Sales, Engineering and Security, Ana, Ben, Dana and Lee, the "Sales approvals" flow,
-five policies, a few pending requests from Ana, and N generated requests across a few hundred to
-a few thousand synthetic people, the three connectors and the last 90 days.
+the groups Sales, Engineering and Security, Ana, Ben, Dana and Lee, the flows "Sales approvals"
+(Email and SMS, auto-approves after 24 h) and "Engineering approvals" (Email, expires after
+48 h), both approved by Security, eight policies, a few pending requests from Ana, and N generated
+requests across a few hundred to a few thousand synthetic people and the last 90 days.
 
 Safe to run again. Scenario objects are matched by natural key (slug, name, email, username)
 and brought back to their canonical values; logins keep their password once created. Generated
@@ -23,12 +24,19 @@ requests are marked (their dedupe key starts with "demo:"): a run counts them an
 missing ones up to N, and adds none when N or more exist. An interrupted run keeps the batches
 it committed; the next run completes them.
 
-Generated requests go through the "Sales approvals" flow (Dana sees them): 15 % pending, younger
-than its 24 h timeout (the sweep auto-approves them as they come due), the others approved,
-denied, auto-approved, expired or cancelled over the last 90 days. On PostgreSQL they stream in
-with COPY in batches of 20,000, each committed on its own; as a superuser the batches skip the
-per-row foreign-key triggers (session_replication_role = replica, as pg_restore does). A million
-requests take a few minutes; SQLite uses bulk_create and suits a few thousand.
+Each generated request is one the demo policies would create: Sales' calendar changes through
+"Sales approvals", Sales' GitHub issues and Engineering's Slack posts through "Engineering
+approvals", asked by an active member of the policy's group, with a note and arguments about
+the same meeting, repository or channel. 15 % are pending, younger than their flow's timeout
+(the sweep decides them as they come due); the others were approved, denied, cancelled or timed
+out (with their flow's outcome) over the last 90 days. Each has the history and the messages
+the services would have written: the approvers asked, the reminder when one came due, the
+decision, "decided by someone else" and the outcome to the requester.
+
+On PostgreSQL they stream in with COPY in batches of 20,000, each committed on its own; as a
+superuser the batches skip the per-row foreign-key triggers (session_replication_role =
+replica, as pg_restore does). A million requests take a few minutes; SQLite uses bulk_create
+and suits a few thousand.
 
 Logins: admin / agenwork-demo (admin) and dana / agenwork-demo (approver, Dana Levi)."""
 
