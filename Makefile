@@ -53,8 +53,10 @@ $(VENV)/.installed-dev: pyproject.toml $(PY)
 
 # --- run ----------------------------------------------------------------------------------------
 
+# The first step makes the folders under var/ (AGENWORK_VAR_DIR) and, once, var/secret_key: the key
+# that every process and any manage.py command of this checkout share (agenwork/embedded.py).
 run: $(VENV)/.installed-local
-	mkdir -p var/broker var/broker-processed var/broker-control var/mail
+	$(RUN_ENV) $(PY) -m agenwork.embedded
 	$(RUN_ENV) $(PY) manage.py migrate --noinput
 	$(RUN_ENV) $(PY) manage.py seed_demo
 	$(RUN_ENV) $(PY) manage.py load_connector_catalog

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from agenwork.embedded import read_secret_key
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("AGENWORK_VAR_DIR", BASE_DIR / "var"))
 
@@ -71,6 +73,10 @@ def env_list(name: str, default: list[str]) -> list[str]:
 DEBUG = env_bool("DEBUG", False)
 
 SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY and not env_or_file("DATABASE_URL"):
+    # The embedded setup (SQLite under VAR_DIR): the key `make run` keeps there, so its processes
+    # and any manage.py command from the checkout share one key (agenwork/embedded.py).
+    SECRET_KEY = read_secret_key(VAR_DIR)
 if not SECRET_KEY:
     if not DEBUG and os.environ.get("AGENWORK_ALLOW_DEV_SECRET") != "1":
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
