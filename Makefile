@@ -26,8 +26,8 @@ TEST_ENV = DATABASE_URL='$(DATABASE_URL)' REDIS_URL='$(REDIS_URL)' \
 	SECRET_KEY='test-only-secret-key-not-for-any-deployment-0123456789' DEBUG=false \
 	STATIC_ROOT="$$PWD/var/staticfiles"
 
-# make run: settings' defaults (SQLite, filesystem broker, mail files, all under var/) plus DEBUG,
-# and links in mail and SMS that point at this server.
+# make run: settings' defaults (SQLite, filesystem broker, file cache, mail files, all under var/)
+# plus DEBUG, and links in mail and SMS that point at this server.
 RUN_ENV = DEBUG=true SITE_URL='http://127.0.0.1:$(PORT)'
 DEMO_LOGIN = admin / agenwork-demo
 DEMO_APPROVER = dana / agenwork-demo

@@ -257,7 +257,7 @@ TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
 TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER")
 TWILIO_API_BASE_URL = env_str("TWILIO_API_BASE_URL")
 
-# --- Cache (login throttling): Redis when there is one, shared by every web process ------------
+# --- Cache (login throttling, Dashboard figures): Redis, else files under VAR_DIR -------------
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {
@@ -269,7 +269,14 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # One cache for every process of the machine (web, worker, manage.py): the worker's Dashboard
+    # figures must reach the web server, and login failures every web process.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
 
 # --- Celery -------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
@@ -316,6 +323,10 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 
 # --- Console ------------------------------------------------------------------------------------
 REQUESTS_PAGE_SIZES = (25, 50, 100)
+# The Dashboard's figures are recomputed by a worker once they are this old (seconds).
+DASHBOARD_FIGURES_MAX_AGE_SECONDS = env_int("DASHBOARD_FIGURES_MAX_AGE_SECONDS", 60)
+if DASHBOARD_FIGURES_MAX_AGE_SECONDS < 1:
+    raise ImproperlyConfigured("DASHBOARD_FIGURES_MAX_AGE_SECONDS must be at least 1")
 
 # --- Logs: one JSON object per line in production, readable lines with DEBUG -----------------
 LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json")

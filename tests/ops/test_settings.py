@@ -187,13 +187,25 @@ def test_check_deploy_passes_under_production_settings():
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_the_cache_is_redis_when_there_is_one_and_per_process_otherwise():
+def test_the_cache_is_redis_when_there_is_one_and_files_every_process_shares_otherwise(tmp_path):
     with_redis = settings_of("CACHES", REDIS_URL="redis://127.0.0.1:6379/14")
-    without = settings_of("CACHES", REDIS_URL=None)
+    without = settings_of("CACHES", REDIS_URL=None, AGENWORK_VAR_DIR=str(tmp_path))
 
     assert with_redis["CACHES"]["default"]["BACKEND"].endswith("RedisCache")
     assert with_redis["CACHES"]["default"]["LOCATION"] == "redis://127.0.0.1:6379/14"
-    assert without["CACHES"]["default"]["BACKEND"].endswith("LocMemCache")
+    assert without["CACHES"]["default"]["BACKEND"].endswith("FileBasedCache")
+    assert without["CACHES"]["default"]["LOCATION"] == str(tmp_path / "cache")
+
+
+def test_dashboard_figures_refresh_every_minute_unless_told_otherwise():
+    default = settings_of("DASHBOARD_FIGURES_MAX_AGE_SECONDS")
+    chosen = settings_of("DASHBOARD_FIGURES_MAX_AGE_SECONDS", DASHBOARD_FIGURES_MAX_AGE_SECONDS="5")
+    never = run("import django; django.setup()", DASHBOARD_FIGURES_MAX_AGE_SECONDS="0")
+
+    assert default == {"DASHBOARD_FIGURES_MAX_AGE_SECONDS": 60}
+    assert chosen == {"DASHBOARD_FIGURES_MAX_AGE_SECONDS": 5}
+    assert never.returncode != 0
+    assert "DASHBOARD_FIGURES_MAX_AGE_SECONDS must be at least 1" in never.stderr
 
 
 # --- the key `make run` keeps under VAR_DIR ------------------------------------------------------
