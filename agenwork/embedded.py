@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -43,8 +44,7 @@ def create_secret_key(var_dir: Path) -> bool:
       either no file or the whole key, and two of these never both win.
     """
     path = var_dir / KEY_FILE_NAME
-    draft = var_dir / f".{KEY_FILE_NAME}.{os.getpid()}"
-    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    descriptor, draft = tempfile.mkstemp(prefix=f".{KEY_FILE_NAME}.", dir=var_dir)  # mode 0600
     try:
         with os.fdopen(descriptor, "w") as handle:
             handle.write(secrets.token_urlsafe(50) + "\n")
@@ -52,7 +52,7 @@ def create_secret_key(var_dir: Path) -> bool:
     except FileExistsError:
         return False
     finally:
-        draft.unlink(missing_ok=True)
+        os.unlink(draft)
     return True
 
 
