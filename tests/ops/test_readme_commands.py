@@ -168,9 +168,21 @@ class Terminal:
         return self.out.read_bytes()[before:].decode()
 
     def close(self) -> None:
+        """End of input: bash exits (killed if it does not)."""
         assert self.bash.stdin is not None
         self.bash.stdin.close()
-        self.bash.wait(timeout=30)
+        try:
+            self.bash.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.bash.kill()
+            self.bash.wait()
+
+
+@pytest.fixture
+def terminal(demo: Runner) -> Iterator[Terminal]:
+    terminal = Terminal(demo.folder)
+    yield terminal
+    terminal.close()
 
 
 def run_block(terminal: Terminal, block: str, address: str) -> list[tuple[Step, Any]]:
@@ -182,10 +194,9 @@ def run_block(terminal: Terminal, block: str, address: str) -> list[tuple[Step, 
     return list(zip(answering, answers, strict=True))
 
 
-def test_the_gateway_scenario_answers_as_the_readme_says(demo):
+def test_the_gateway_scenario_answers_as_the_readme_says(demo, terminal):
     decisions, after_approval = sh_blocks(section("The gateway API"))
     assert "ID=…" in after_approval
-    terminal = Terminal(demo.folder)
     address = demo.url.removeprefix("http://")
 
     answered = run_block(terminal, decisions, address)
@@ -196,7 +207,6 @@ def test_the_gateway_scenario_answers_as_the_readme_says(demo):
     dana.log_in("dana")
     dana.approve(request_id)
     answered = run_block(terminal, after_approval.replace("ID=…", f"ID={request_id}"), address)
-    terminal.close()
 
     for step, answer in answered:
         check_answer(step, answer)
@@ -231,6 +241,7 @@ def test_a_webhook_secret_stored_by_a_command_is_the_one_the_worker_signs_with(d
     [hit] = receiver.hits
     assert hit.verified
     assert json.loads(hit.body)["id"] == request_id
+    assert json.loads(hit.body)["status"] == "approved"
 
 
 # --- the Operations table -----------------------------------------------------------------------
