@@ -26,8 +26,8 @@ TEST_ENV = DATABASE_URL='$(DATABASE_URL)' REDIS_URL='$(REDIS_URL)' \
 	SECRET_KEY='test-only-secret-key-not-for-any-deployment-0123456789' DEBUG=false \
 	STATIC_ROOT="$$PWD/var/staticfiles"
 
-# make run: settings' defaults (SQLite, filesystem broker, mail files, all under var/) plus DEBUG,
-# and links in mail and SMS that point at this server.
+# make run: settings' defaults (SQLite, filesystem broker, file cache, mail files, all under var/)
+# plus DEBUG, and links in mail and SMS that point at this server.
 RUN_ENV = DEBUG=true SITE_URL='http://127.0.0.1:$(PORT)'
 DEMO_LOGIN = admin / agenwork-demo
 DEMO_APPROVER = dana / agenwork-demo
@@ -53,8 +53,10 @@ $(VENV)/.installed-dev: pyproject.toml $(PY)
 
 # --- run ----------------------------------------------------------------------------------------
 
+# The first step makes the folders under var/ (AGENWORK_VAR_DIR) and, once, var/secret_key: the key
+# that every process and any manage.py command of this checkout share (agenwork/embedded.py).
 run: $(VENV)/.installed-local
-	mkdir -p var/broker var/broker-processed var/broker-control var/mail
+	$(RUN_ENV) $(PY) -m agenwork.embedded
 	$(RUN_ENV) $(PY) manage.py migrate --noinput
 	$(RUN_ENV) $(PY) manage.py seed_demo
 	$(RUN_ENV) $(PY) manage.py load_connector_catalog

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from agenwork.embedded import read_secret_key
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("AGENWORK_VAR_DIR", BASE_DIR / "var"))
 
@@ -71,6 +73,10 @@ def env_list(name: str, default: list[str]) -> list[str]:
 DEBUG = env_bool("DEBUG", False)
 
 SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY and not env_or_file("DATABASE_URL"):
+    # The embedded setup (SQLite under VAR_DIR): the key `make run` keeps there, so its processes
+    # and any manage.py command from the checkout share one key (agenwork/embedded.py).
+    SECRET_KEY = read_secret_key(VAR_DIR)
 if not SECRET_KEY:
     if not DEBUG and os.environ.get("AGENWORK_ALLOW_DEV_SECRET") != "1":
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
@@ -251,7 +257,7 @@ TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
 TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER")
 TWILIO_API_BASE_URL = env_str("TWILIO_API_BASE_URL")
 
-# --- Cache (login throttling): Redis when there is one, shared by every web process ------------
+# --- Cache (login throttling, Dashboard figures): Redis, else files under VAR_DIR -------------
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {
@@ -263,7 +269,14 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # One cache for every process of the machine (web, worker, manage.py): the worker's Dashboard
+    # figures must reach the web server, and login failures every web process.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
 
 # --- Celery -------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
@@ -310,6 +323,10 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 
 # --- Console ------------------------------------------------------------------------------------
 REQUESTS_PAGE_SIZES = (25, 50, 100)
+# The Dashboard's figures are recomputed by a worker once they are this old (seconds).
+DASHBOARD_FIGURES_MAX_AGE_SECONDS = env_int("DASHBOARD_FIGURES_MAX_AGE_SECONDS", 60)
+if DASHBOARD_FIGURES_MAX_AGE_SECONDS < 1:
+    raise ImproperlyConfigured("DASHBOARD_FIGURES_MAX_AGE_SECONDS must be at least 1")
 
 # --- Logs: one JSON object per line in production, readable lines with DEBUG -----------------
 LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json")

@@ -5,8 +5,10 @@
   people's decisions of the last 30 days (`event_time`), medians over the last 12 weeks.
 - An admin sees every request; an approver sees the requests of their flows and their own
   decisions only.
-- The whole set is kept per scope and recomputed by a task once it is a minute old: a page view
-  counts nothing unless no copy is cached at all (the first view of a scope, or a lost cache).
+- The whole set is kept per scope and recomputed by a task once it is a minute old
+  (DASHBOARD_FIGURES_MAX_AGE_SECONDS): a page view counts nothing unless no copy is cached at
+  all (the first view of a scope, or a lost cache). The cache is shared by every process (Redis,
+  or files under VAR_DIR in `make run`), so the web server shows what the worker computed.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Aggregate, Count, DurationField, F, FloatField, Min, Q, QuerySet
@@ -33,7 +36,6 @@ Kind = RequestEvent.Kind
 DAYS = 30
 WEEKS = 12
 TOP_CONNECTORS = 6
-FRESH = timedelta(seconds=60)
 KEEP_SECONDS = 24 * 3600
 # An approval this soon after the approver opened the request may not have been read.
 RUBBER_STAMP_MS = 5_000
@@ -131,8 +133,8 @@ class Figures:
 def dashboard_figures(scope: Scope, now: datetime | None = None) -> Figures:
     """The figures for this scope, from the cache; recomputed in the background when stale.
 
-    - Stale: computed over a minute ago, or on another day. The stale copy is shown and one task
-      a minute per scope recomputes it (dashboard.tasks.refresh_dashboard_figures).
+    - Stale: older than `figures_max_age()`, or computed on another day. The stale copy is shown
+      and one task per scope and period recomputes it (dashboard.tasks.refresh_dashboard_figures).
     - With no copy cached at all, this view computes and caches them itself.
     """
     now = now or timezone.now()
@@ -140,14 +142,21 @@ def dashboard_figures(scope: Scope, now: datetime | None = None) -> Figures:
     if cached is None:
         return figures_refresh(scope, now)
     computed_at, figures = cached
-    stale = now - computed_at > FRESH or timezone.localdate(computed_at) != timezone.localdate(now)
+    max_age = figures_max_age()
+    new_day = timezone.localdate(computed_at) != timezone.localdate(now)
+    stale = now - computed_at > max_age or new_day
     refreshing = _cache_key(scope) + ":refreshing"
-    if stale and cache.add(refreshing, True, int(FRESH.total_seconds())):
+    if stale and cache.add(refreshing, True, int(max_age.total_seconds())):
         from dashboard.tasks import refresh_dashboard_figures  # the task module imports this one
 
         user_id = scope.user.pk if scope.user is not None else None
         publish_after_commit(refresh_dashboard_figures, scope.flow_ids, user_id)
     return figures
+
+
+def figures_max_age() -> timedelta:
+    """How old the figures may grow before a task recomputes them (a minute by default)."""
+    return timedelta(seconds=settings.DASHBOARD_FIGURES_MAX_AGE_SECONDS)
 
 
 def figures_refresh(scope: Scope, now: datetime | None = None) -> Figures:

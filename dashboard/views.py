@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -12,7 +12,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from dashboard.charts import connectors_chart, decisions_chart, time_to_decision_chart
-from dashboard.figures import RUBBER_STAMP_MS, Scope, dashboard_figures, duration_text
+from dashboard.figures import (
+    RUBBER_STAMP_MS,
+    Scope,
+    dashboard_figures,
+    duration_text,
+    figures_max_age,
+)
 from requests_app.models import AccessRequest
 from requests_app.selectors import approver_flow_ids, request_list
 
@@ -49,6 +55,7 @@ def home(request: HttpRequest) -> HttpResponse:
             ],
             "all_approvers": flow_ids is None,
             "rubber_stamp_seconds": RUBBER_STAMP_MS // 1000,
+            "refresh_period": refresh_period(figures_max_age()),
         },
     )
 
@@ -56,3 +63,8 @@ def home(request: HttpRequest) -> HttpResponse:
 def oldest_age(oldest: datetime | None) -> str:
     """How long the oldest pending request has waited, or "" when none is waiting."""
     return "" if oldest is None else duration_text(timezone.now() - oldest)
+
+
+def refresh_period(max_age: timedelta) -> str:
+    """How often the figures refresh, as the page says it: "minute", "5 min", "30 s"."""
+    return "minute" if max_age == timedelta(minutes=1) else duration_text(max_age)

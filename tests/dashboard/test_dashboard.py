@@ -342,6 +342,28 @@ def test_stale_figures_are_shown_while_one_task_recomputes_them(
     assert re.search(r'data-figure="pending".*?figure-value">3<', html(admin_client.get("/")), re.S)
 
 
+def test_the_page_says_the_figures_refresh_every_minute(admin_client, known):
+    assert "Figures and charts refresh every minute." in html(admin_client.get("/"))
+
+
+def test_figures_younger_than_the_configured_age_are_not_recomputed(
+    admin_client, known, settings, monkeypatch
+):
+    settings.DASHBOARD_FIGURES_MAX_AGE_SECONDS = 300
+    published = []
+    monkeypatch.setattr(
+        figures_module, "publish_after_commit", lambda task, *args: published.append(args)
+    )
+    first = html(admin_client.get("/"))
+    later = timezone.now() + timedelta(minutes=2)
+    monkeypatch.setattr(figures_module.timezone, "now", lambda: later)
+
+    admin_client.get("/")
+
+    assert "Figures and charts refresh every 5 min." in first
+    assert published == []
+
+
 def test_cached_figures_cost_no_query(admin_client, known):
     admin_client.get("/")
     with CaptureQueriesContext(connection) as queries:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.webhooks import receiver  # noqa: F401 (a fixture)
+
 
 @pytest.fixture(autouse=True)
 def _static_without_manifest(settings):

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from django.test import Client
 
 from agenwork import login_throttle
 from tests.conftest import PASSWORD
+from tests.support.make_run import ROOT, shell_env
 
 BLOCKED = "Too many failed logins"
+# Another process on the embedded defaults: how long the admin must still wait.
+ANOTHER_PROCESS = (
+    "import django; django.setup(); from agenwork.login_throttle import seconds_blocked; "
+    "print(seconds_blocked('admin', '10.9.9.9'))"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -119,3 +128,37 @@ def test_behind_a_proxy_the_address_is_the_last_forwarded_hop(rf, settings):
 
     settings.BEHIND_PROXY = False
     assert login_throttle.client_address(request) == "10.0.0.2"
+
+
+def test_without_redis_the_count_is_in_files_every_process_of_the_machine_reads(
+    client, admin_user, settings, tmp_path
+):
+    """`make run`'s cache (no REDIS_URL): a block counted here holds in any other process."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(tmp_path / "cache"),
+        }
+    }
+    for _ in range(3):
+        log_in(client, "admin", "wrong")
+
+    blocked_here = log_in(client, "admin", PASSWORD).content.decode()
+    elsewhere = subprocess.run(
+        [sys.executable, "-c", ANOTHER_PROCESS],
+        cwd=ROOT,
+        env={
+            **shell_env(tmp_path),
+            "DJANGO_SETTINGS_MODULE": "agenwork.settings",
+            "SECRET_KEY": "another-process-" + "x" * 40,
+            "LOGIN_FAILURES_PER_USERNAME": "3",
+            "LOGIN_COOLOFF_SECONDS": "600",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert BLOCKED in blocked_here
+    assert elsewhere.returncode == 0, elsewhere.stderr
+    assert 0 < int(elsewhere.stdout) <= 600

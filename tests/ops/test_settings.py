@@ -187,10 +187,101 @@ def test_check_deploy_passes_under_production_settings():
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_the_cache_is_redis_when_there_is_one_and_per_process_otherwise():
+def test_the_cache_is_redis_when_there_is_one_and_files_every_process_shares_otherwise(tmp_path):
     with_redis = settings_of("CACHES", REDIS_URL="redis://127.0.0.1:6379/14")
-    without = settings_of("CACHES", REDIS_URL=None)
+    without = settings_of("CACHES", REDIS_URL=None, AGENWORK_VAR_DIR=str(tmp_path))
 
     assert with_redis["CACHES"]["default"]["BACKEND"].endswith("RedisCache")
     assert with_redis["CACHES"]["default"]["LOCATION"] == "redis://127.0.0.1:6379/14"
-    assert without["CACHES"]["default"]["BACKEND"].endswith("LocMemCache")
+    assert without["CACHES"]["default"]["BACKEND"].endswith("FileBasedCache")
+    assert without["CACHES"]["default"]["LOCATION"] == str(tmp_path / "cache")
+
+
+def test_dashboard_figures_refresh_every_minute_unless_told_otherwise():
+    default = settings_of("DASHBOARD_FIGURES_MAX_AGE_SECONDS")
+    chosen = settings_of("DASHBOARD_FIGURES_MAX_AGE_SECONDS", DASHBOARD_FIGURES_MAX_AGE_SECONDS="5")
+    never = run("import django; django.setup()", DASHBOARD_FIGURES_MAX_AGE_SECONDS="0")
+
+    assert default == {"DASHBOARD_FIGURES_MAX_AGE_SECONDS": 60}
+    assert chosen == {"DASHBOARD_FIGURES_MAX_AGE_SECONDS": 5}
+    assert never.returncode != 0
+    assert "DASHBOARD_FIGURES_MAX_AGE_SECONDS must be at least 1" in never.stderr
+
+
+# --- the key `make run` keeps under VAR_DIR ------------------------------------------------------
+
+
+def make_run_var_dir(folder: Path) -> str:
+    """`make run`'s first step in `folder`: its folders and, once, its key file."""
+    done = subprocess.run(
+        [sys.executable, "-m", "agenwork.embedded"],
+        cwd=ROOT,
+        env=environment(AGENWORK_VAR_DIR=str(folder), DEBUG="true", SECRET_KEY=None),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return (folder / "secret_key").read_text().strip()
+
+
+def test_make_run_creates_its_key_once_readable_by_its_owner_only(tmp_path):
+    first = make_run_var_dir(tmp_path)
+    second = make_run_var_dir(tmp_path)
+
+    assert first == second and len(first) >= 50
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+    assert {"broker", "broker-processed", "broker-control", "mail", "cache"} <= {
+        path.name for path in tmp_path.iterdir()
+    }
+    assert sorted(path.name for path in tmp_path.iterdir() if path.is_file()) == ["secret_key"]
+
+
+def test_commands_beside_make_run_sign_and_encrypt_with_its_key(tmp_path):
+    key = make_run_var_dir(tmp_path)
+    embedded = {"AGENWORK_VAR_DIR": str(tmp_path), "DATABASE_URL": None, "SECRET_KEY": None}
+
+    with_debug = settings_of("SECRET_KEY", "ENCRYPTION_KEY", DEBUG="true", **embedded)
+    without = settings_of("SECRET_KEY", "ENCRYPTION_KEY", DEBUG=None, **embedded)
+
+    assert with_debug == without == {"SECRET_KEY": key, "ENCRYPTION_KEY": key}
+
+
+def test_a_deployment_without_secret_key_fails_at_start_even_beside_a_key_file(tmp_path):
+    make_run_var_dir(tmp_path)
+
+    done = run(
+        "import django; django.setup()",
+        AGENWORK_VAR_DIR=str(tmp_path),
+        SECRET_KEY=None,
+        DEBUG="false",
+    )
+
+    assert done.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in done.stderr
+
+
+def test_without_make_run_a_checkout_needs_a_secret_key(tmp_path):
+    done = run(
+        "import django; django.setup()",
+        AGENWORK_VAR_DIR=str(tmp_path),
+        DATABASE_URL=None,
+        SECRET_KEY=None,
+    )
+
+    assert done.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in done.stderr
+
+
+def test_an_empty_key_file_fails_at_start_naming_it(tmp_path):
+    (tmp_path / "secret_key").write_text("\n")
+
+    done = run(
+        "import django; django.setup()",
+        AGENWORK_VAR_DIR=str(tmp_path),
+        DATABASE_URL=None,
+        SECRET_KEY=None,
+    )
+
+    assert done.returncode != 0
+    assert f"{tmp_path / 'secret_key'} is empty" in done.stderr
