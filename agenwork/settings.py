@@ -121,6 +121,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "agenwork.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Below WhiteNoise: static files keep their long cache; every other answer is private.
+    "agenwork.security.PrivateCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
