@@ -321,7 +321,10 @@ if LOG_FORMAT not in {"json", "text"}:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "agenwork.logs.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "agenwork.logs.RequestIdFilter"},
+        "client_errors": {"()": "agenwork.logs.ClientErrorFilter"},
+    },
     "formatters": {
         "json": {"()": "agenwork.logs.JsonFormatter"},
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
@@ -330,11 +333,14 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
-            "filters": ["request_id"],
+            "filters": ["request_id", "client_errors"],
         }
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
+        # Django's default handlers on "django" (a console with DEBUG, mail to ADMINS) would
+        # write every 4xx and 5xx a second time: its records go to the root handler only.
+        "django": {"handlers": []},
         "django.db.backends": {"level": "INFO"},
         # The Twilio SDK logs every request's headers at INFO: a dozen lines for each SMS.
         "twilio.http_client": {"level": "WARNING"},
