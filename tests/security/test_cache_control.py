@@ -20,7 +20,7 @@ from tests.security.world import ROLES
 pytestmark = pytest.mark.django_db
 
 # Answers that are the same for everyone, cacheable by design (README, Deployment): max-age.
-PUBLIC = {"api/v1/openapi.json": 3600, "api/v1/docs/": 3600}
+PUBLIC = {"api/v1/openapi.json": 3600, "api/v1/docs/": 3600, "favicon.ico": 86400}
 
 
 def directives(response) -> set[str]:
