@@ -64,6 +64,23 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class ClientErrorFilter(logging.Filter):
+    """A 4xx answer logged by Django is one line: its reason instead of a traceback.
+
+    - `django.request` logs a PermissionDenied (403) or BadRequest (400), and `django.security.*`
+      a SuspiciousOperation, with the exception's traceback: noise for a refusal that is the
+      client's doing. The exception's message is kept as `reason`; 5xx keep their traceback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "status_code", None)
+        if isinstance(status, int) and 400 <= status < 500 and record.exc_info:
+            record.reason = str(record.exc_info[1])
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, request_id, then extra fields."""
 

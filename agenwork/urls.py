@@ -7,6 +7,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from agenwork.login_throttle import ThrottledAdminAuthenticationForm, ThrottledAuthenticationForm
+from agenwork.views import favicon
 from requests_app.views_links import approver_link
 
 admin.site.login_form = ThrottledAdminAuthenticationForm
@@ -32,4 +33,5 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("favicon.ico", favicon, name="favicon"),
 ]

@@ -12,6 +12,7 @@ from uuid import UUID
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.cache import cache_control
 from django.views.decorators.csrf import csrf_exempt
 
 from api.auth import key_and_snapshot_version
@@ -34,6 +35,9 @@ from requests_app.services import (
 
 logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
+# The OpenAPI document and its docs page are the same for everyone and change only with a
+# release (the API is versioned in its URL): browsers and proxies may keep them for an hour.
+public_for_an_hour = cache_control(public=True, max_age=3600)
 
 Handler = Callable[..., JsonResponse]
 
@@ -210,11 +214,13 @@ def _actor(api_key: ApiKey) -> Actor:
     return Actor(name=f"Gateway {api_key.name}", channel="api")
 
 
+@public_for_an_hour
 def openapi(request: HttpRequest) -> JsonResponse:
     """The OpenAPI 3.1 description of this API."""
     return JsonResponse(openapi_document(), json_dumps_params={"indent": 2})
 
 
+@public_for_an_hour
 def docs(request: HttpRequest) -> HttpResponse:
     """The API reference for gateway authors, rendered from the OpenAPI document."""
     return render(request, "api/docs.html", {"spec": openapi_document()})

@@ -9,6 +9,8 @@
 from __future__ import annotations
 
 import csv
+import re
+import unicodedata
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -28,7 +30,13 @@ PAGE_SIZES = (25, 50, 100)
 TABLE_TARGET = "activity-table"
 # Bookmarks of the former tabs keep working: ?tab=decisions is ?kind=decision.
 OLD_TABS = {"decisions": "decision", "changes": "change"}
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# OWASP's CSV injection guidance: a cell a spreadsheet would run as a formula starts with one of
+# these once its leading whitespace is skipped, also in fullwidth or small forms (NFKC folds
+# U+FF1D into "="); a leading tab, carriage return or NUL counts whatever follows.
+FORMULA_STARTS = frozenset("=+-@|")
+CONTROL_STARTS = ("\t", "\r", "\0")
+# A plain number ("-5", "+3.5") is no formula: it is kept as a number, not turned into text.
+PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?", re.ASCII)
 CSV_HEADER = (
     "time", "kind", "who", "channel", "what", "object_type", "object_id", "object", "change",
     "detail",
@@ -99,9 +107,15 @@ class _Echo:
         return value
 
 
-def _cell(value: str) -> str:
-    """A value a spreadsheet will not run as a formula."""
-    return "'" + value if value[:1] in FORMULA_STARTS else value
+def spreadsheet_safe(value: str) -> str:
+    """The value, prefixed with ' when a spreadsheet would run it as a formula."""
+    if value.startswith(CONTROL_STARTS):
+        return "'" + value
+    stripped = value.strip()
+    first = unicodedata.normalize("NFKC", stripped[:1])[:1]
+    if first in FORMULA_STARTS and not PLAIN_NUMBER.fullmatch(stripped):
+        return "'" + value
+    return value
 
 
 def _csv_rows(wanted: TrailFilter) -> Iterator[list[str]]:
@@ -120,7 +134,7 @@ def _csv_rows(wanted: TrailFilter) -> Iterator[list[str]]:
             line.change_text,
             line.detail,
         ]
-        yield [cells[0], *map(_cell, cells[1:])]
+        yield [cells[0], *map(spreadsheet_safe, cells[1:])]
 
 
 @require_GET

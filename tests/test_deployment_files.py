@@ -4,6 +4,7 @@
 - Every variable the app containers are given is one that settings.py reads.
 - .env.example documents every variable settings.py reads, and nothing it does not.
 - Procfile and Procfile.dev declare web, worker and beat.
+- The Docker image collects static files when it is built.
 """
 
 from __future__ import annotations
@@ -181,3 +182,11 @@ def test_systemd_beat_keeps_its_schedule_in_its_state_directory():
     service = systemd_unit("beat")["Service"]
 
     assert f"--schedule /var/lib/{service['StateDirectory']}/" in service["ExecStart"]
+
+
+def test_the_image_collects_static_files_with_debug_off_when_it_is_built():
+    """Every page needs the manifest collectstatic writes (agenwork.W001): the image has it."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+
+    assert re.search(r"^\s+STATIC_ROOT=/app/staticfiles", dockerfile, re.M)
+    assert re.search(r"DEBUG=false python manage\.py collectstatic --noinput", dockerfile)

@@ -82,8 +82,7 @@ class Problems:
         )
 
     def _console(self, message) -> None:
-        # Chromium asks for /favicon.ico by itself; the console has none, and that is fine.
-        if message.type == "error" and not message.location.get("url", "").endswith("/favicon.ico"):
+        if message.type == "error":
             self.errors.append(f"console: {message.text} ({message.location.get('url')})")
 
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 from audit.models import AuditEntry
 from dashboard.activity import Cursor, TrailFilter, trail_page
 from dashboard.tables import MISSING, changed_fields, render_diff
+from dashboard.views_activity import spreadsheet_safe
 from gateways.services import api_key_create, api_key_revoke
 from policies.models import DecisionLog, Policy
 from policies.services import PolicyData
@@ -428,10 +429,71 @@ def test_csv_streams_every_row_in_batches(admin_client, db, monkeypatch):
     assert [line[0][11:16] for line in lines] == [f"12:0{i}" for i in range(6, -1, -1)]
 
 
-def test_csv_cells_never_start_a_formula(admin_client, db):
-    log(0, user_ref='=HYPERLINK("http://x")')
+# What OWASP's CSV injection guidance names, and the ways around a first-character check: leading
+# whitespace of any kind, the pipe, and fullwidth or small forms that spreadsheets read as ASCII.
+FORMULAS = [
+    '=HYPERLINK("http://x")',
+    "+1+cmd|' /C calc'!A0",
+    "-2+3",
+    "@SUM(A1:A9)",
+    "|calc",
+    "\t=1+1",
+    "\tplain after a tab",
+    "\r=1+1",
+    "\rplain after a carriage return",
+    " =1+1",
+    "   @SUM(A1)",
+    "\n=1+1",
+    "\u00a0=1+1",  # no-break space
+    "\u3000=1+1",  # ideographic space
+    "\u2003-1+1",  # em space
+    "\uff1d1+1",  # fullwidth equals
+    "\uff0b1+1",  # fullwidth plus
+    "\uff0d1+1",  # fullwidth hyphen-minus
+    "\uff20SUM(A1)",  # fullwidth at
+    "\uff5ccalc",  # fullwidth vertical line
+    "\ufe661+1",  # small equals
+    " \uff1d1+1",
+]
+# Values that cannot run: never prefixed. Plain numbers stay numbers, so sums still work.
+ORDINARY = [
+    "ana@example.com",
+    "Ben Kim",
+    "a=b",
+    "x|y",
+    "-5",
+    "+3.5",
+    " -12 ",
+    "42",
+    "",
+    "\u2014",  # the em dash of a missing value
+    "'=already text",
+    "\u2212" + "1+1",  # the minus sign is not the hyphen-minus a spreadsheet reads
+]
+
+
+@pytest.mark.parametrize("value", FORMULAS, ids=ascii)
+def test_csv_cells_that_would_run_as_a_formula_are_prefixed(admin_client, db, value):
+    log(0, user_ref=value)
+
     line = csv_rows(admin_client.get(CSV_URL))[1]
-    assert line[2] == '\'=HYPERLINK("http://x")'
+
+    assert line[2] == "'" + value
+
+
+@pytest.mark.parametrize("value", ORDINARY, ids=ascii)
+def test_csv_cells_that_cannot_run_are_exported_as_they_are(admin_client, db, value):
+    log(0, user_ref=value)
+
+    line = csv_rows(admin_client.get(CSV_URL))[1]
+
+    assert line[2] == value
+
+
+def test_a_leading_nul_is_prefixed_too():
+    """PostgreSQL stores no NUL in text, so this one is checked on the cell function itself."""
+    assert spreadsheet_safe("\0=1+1") == "'\0=1+1"
+    assert spreadsheet_safe("\0") == "'\0"
 
 
 # --- queries --------------------------------------------------------------------------------------

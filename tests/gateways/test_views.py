@@ -208,6 +208,15 @@ def test_create_shows_the_key_and_secret_once(admin_client, admin_user):
     assert raw_key not in str(entry.after) and secret not in str(entry.after)
 
 
+def test_create_offers_a_copy_button_for_the_key_and_the_secret(admin_client, db):
+    response = admin_client.post(CREATE, {"name": "gw-1", "webhook_url": "https://gw.test/h"})
+
+    body = html(response)
+    assert 'data-copy="raw-key" aria-label="Copy API key"' in body
+    assert 'data-copy="webhook-secret" aria-label="Copy Webhook signing secret"' in body
+    assert re.search(r'<script src="/static/js/copy(\.\w+)?\.js" defer>', body)
+
+
 def test_create_without_webhook_shows_no_secret(admin_client, db):
     body = html(admin_client.post(CREATE, {"name": "gw-2", "webhook_url": ""}))
     assert RAW_KEY.search(body)

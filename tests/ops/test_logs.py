@@ -5,11 +5,13 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
 import warnings
 
 import pytest
 from celery import shared_task
 from celery.exceptions import AlwaysEagerIgnored
+from django.test import Client
 
 from agenwork import logs
 from agenwork.celery import app
@@ -151,3 +153,84 @@ def test_an_eager_task_keeps_the_callers_id(lines):
 
     assert result.result == "req-eager-000003"
     assert after == "req-eager-000003"
+
+
+# --- refusals: one line each, no traceback -------------------------------------------------------
+
+
+@pytest.fixture
+def written():
+    """What every log handler of the process (pytest's own aside) writes for `django.request`."""
+    streams: list[tuple[logging.StreamHandler, io.StringIO, object]] = []
+    node: logging.Logger | None = logging.getLogger("django.request")
+    while node is not None:
+        for handler in node.handlers:
+            ours = not type(handler).__module__.startswith("_pytest")
+            if ours and isinstance(handler, logging.StreamHandler):
+                stream = io.StringIO()
+                streams.append((handler, stream, handler.setStream(stream)))
+        node = node.parent if node.propagate else None
+    assert streams, "no log handler is configured"
+    yield lambda: [line for _, s, _ in streams for line in s.getvalue().splitlines() if line]
+    for handler, _, previous in streams:
+        handler.setStream(previous)
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["production", "make run (DEBUG)"])
+def test_a_403_is_logged_once_as_one_line_without_a_traceback(
+    client, outsider_user, settings, written, debug
+):
+    settings.DEBUG = debug
+    client.force_login(outsider_user)
+
+    assert client.get("/policies/").status_code == 403
+
+    (line,) = written()
+    entry = json.loads(line)
+    assert entry["level"] == "WARNING"
+    assert entry["logger"] == "django.request"
+    assert entry["message"] == "Forbidden (Permission denied): /policies/"
+    assert entry["status_code"] == 403
+    assert entry["reason"] == "Only admins can see and change policies."
+    assert "exception" not in entry
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["production", "make run (DEBUG)"])
+def test_a_csrf_refusal_is_logged_once_as_one_line(admin_user, settings, written, debug):
+    settings.DEBUG = debug
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin_user)
+
+    assert client.post("/policies/new/", {"name": "x"}).status_code == 403
+
+    (line,) = written()
+    entry = json.loads(line)
+    assert (entry["level"], entry["logger"], entry["status_code"]) == (
+        "WARNING",
+        "django.security.csrf",
+        403,
+    )
+    assert entry["message"].startswith("Forbidden (CSRF cookie not set.)")
+    assert "exception" not in entry
+
+
+def test_a_server_error_keeps_its_traceback():
+    refusal, failure = (_record(status) for status in (403, 500))
+
+    logs.ClientErrorFilter().filter(refusal)
+    logs.ClientErrorFilter().filter(failure)
+
+    assert refusal.exc_info is None and refusal.reason == "boom"
+    assert failure.exc_info is not None and "ValueError: boom" in logs.JsonFormatter().format(
+        failure
+    )
+
+
+def _record(status: int) -> logging.LogRecord:
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        exc_info = sys.exc_info()
+    record = logging.LogRecord("django.request", logging.WARNING, "", 0, "x", (), exc_info)
+    record.status_code = status
+    return record

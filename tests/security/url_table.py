@@ -269,6 +269,8 @@ ROUTES: dict[str, Route] = {
     "a/<path:token>/": action(
         public(get=roles(*[200] * 5), post=roles(*[400] * 5), url=lambda w: f"/a/{w.token}/")
     ),
+    # The icon browsers ask for by themselves: a redirect to the static file
+    "favicon.ico": public(get=roles(*[302] * 5), post=roles(*[405] * 5)),
     # Django's auth views and admin
     "accounts/login/": public(
         get=roles(200, 302, 302, 302, 302), post=roles(200, 302, 302, 302, 302)
