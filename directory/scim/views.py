@@ -119,8 +119,8 @@ def resource_types(request: HttpRequest, token: ScimToken, name: str = "") -> Ht
 
 @scim_endpoint("GET")
 def schemas(request: HttpRequest, token: ScimToken, urn: str = "") -> HttpResponse:
-    """The (minimal) User and Group schemas."""
-    found = discovery.schemas()
+    """The User and Group schemas."""
+    found = discovery.schemas(request.build_absolute_uri("/scim/v2/"))
     if not urn:
         return _list(found, len(found), 1)
     match = [s for s in found if s["id"] == urn]
