@@ -30,6 +30,24 @@ class Person(models.Model):
         help_text="Set when the identity provider deactivates the person (import or SCIM).",
     )
     mfa_enabled = models.BooleanField(default=False)
+    user_name = models.CharField(
+        max_length=254,
+        blank=True,
+        help_text="The identity provider's userName (SCIM) as it sent it; blank: the email.",
+    )
+    scim_attributes = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The User attributes the identity provider last wrote over SCIM, as it sent "
+        "them (name parts, displayName, emails, phone numbers, active); the fields above are "
+        "derived from them.",
+    )
+    scim_deleted_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Set when the identity provider deletes the user over SCIM: the person stays, "
+        "deactivated, for the history; SCIM no longer shows them.",
+    )
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -47,6 +65,7 @@ class Person(models.Model):
             models.Index(Lower("email"), name="person_email_lower"),
             models.Index(fields=["created_at", "id"], name="person_created"),
             models.Index(fields=["mfa_enabled", "email"], name="person_mfa_email"),
+            models.Index(Lower("user_name"), name="person_user_name_lower"),
         ]
 
     def __str__(self) -> str:

@@ -51,9 +51,10 @@ def group_state(group: Group) -> dict[str, Any]:
     return {"name": group.name, "external_id": group.external_id, "description": group.description}
 
 
-def _audit_person(
+def audit_person(
     person: Person, action: str, *, actor: Any, before: dict | None, channel: str
 ) -> None:
+    """Record a change of a person: the state before (None when created) and after."""
     audit_record(
         actor=actor,
         action=action,
@@ -92,7 +93,7 @@ def _set_status(*, person: Person, status: str, actor: Any) -> Person:
         locked.save(update_fields=["status", "updated_at"])
         locking = status == Person.Status.LOCKED
         action = AuditEntry.Action.LOCKED if locking else AuditEntry.Action.UNLOCKED
-        _audit_person(locked, action, actor=actor, before=before, channel="web")
+        audit_person(locked, action, actor=actor, before=before, channel="web")
     return locked
 
 
@@ -113,6 +114,8 @@ def person_save(
 
     - `active` False deactivates, True reactivates, None leaves it; the admin lock is untouched.
     - Writes and audits only when something differs, so a repeated import changes nothing.
+    - A change that is not SCIM's (the import) drops what SCIM last wrote (`scim_attributes`),
+      so SCIM then shows the person as agenwork holds them.
     """
     creating = person.pk is None
     before = None if creating else person_state(person)
@@ -121,6 +124,8 @@ def person_save(
         if getattr(person, name) != value:
             setattr(person, name, value)
             changed = True
+    if changed and "scim_attributes" not in fields:
+        person.scim_attributes = {}
     if active is not None and (person.deactivated_at is None) != active:
         person.deactivated_at = None if active else timezone.now()
         changed = True
@@ -129,7 +134,7 @@ def person_save(
     person.full_clean(exclude=["user", "status"], validate_unique=False)
     person.save()
     action = AuditEntry.Action.CREATED if creating else AuditEntry.Action.UPDATED
-    _audit_person(person, action, actor=actor, before=before, channel=channel)
+    audit_person(person, action, actor=actor, before=before, channel=channel)
     return person, True
 
 
@@ -140,7 +145,7 @@ def person_deactivate(*, person: Person, actor: Any, channel: str, now: datetime
     before = person_state(person)
     person.deactivated_at = now
     person.save(update_fields=["deactivated_at", "updated_at"])
-    _audit_person(person, AuditEntry.Action.UPDATED, actor=actor, before=before, channel=channel)
+    audit_person(person, AuditEntry.Action.UPDATED, actor=actor, before=before, channel=channel)
     return True
 
 

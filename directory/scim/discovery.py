@@ -1,11 +1,13 @@
-"""The discovery documents: ServiceProviderConfig, ResourceTypes and (minimal) Schemas."""
+"""The discovery documents: ServiceProviderConfig, ResourceTypes and Schemas (RFC 7644 §4).
+
+- What agenwork does not support is declared so: bulk, sort, ETags, changePassword.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from directory.scim.groups import GROUP_SCHEMA
-from directory.scim.users import USER_SCHEMA
+from directory.scim.schema import SCHEMAS
 
 
 def service_provider_config(base: str) -> dict[str, Any]:
@@ -36,56 +38,19 @@ def resource_types(base: str) -> list[dict[str, Any]]:
     return [
         {
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
-            "id": name,
-            "name": name,
-            "endpoint": f"/{name}s",
-            "schema": schema,
-            "meta": {"resourceType": "ResourceType", "location": f"{base}ResourceTypes/{name}"},
+            "id": schema.name,
+            "name": schema.name,
+            "description": schema.description,
+            "endpoint": f"/{schema.name}s",
+            "schema": schema.urn,
+            "meta": {
+                "resourceType": "ResourceType",
+                "location": f"{base}ResourceTypes/{schema.name}",
+            },
         }
-        for name, schema in (("User", USER_SCHEMA), ("Group", GROUP_SCHEMA))
+        for schema in SCHEMAS
     ]
 
 
-def _attribute(name: str, kind: str = "string", **extra: Any) -> dict[str, Any]:
-    return {
-        "name": name,
-        "type": kind,
-        "multiValued": False,
-        "required": False,
-        "caseExact": False,
-        "mutability": "readWrite",
-        "returned": "default",
-        "uniqueness": "none",
-        **extra,
-    }
-
-
-def schemas() -> list[dict[str, Any]]:
-    user = [
-        _attribute("userName", required=True, uniqueness="server"),
-        _attribute("externalId", caseExact=True),
-        _attribute(
-            "name",
-            "complex",
-            subAttributes=[_attribute(n) for n in ("formatted", "givenName", "familyName")],
-        ),
-        _attribute("displayName"),
-        _attribute("active", "boolean"),
-        _attribute("emails", "complex", multiValued=True),
-        _attribute("phoneNumbers", "complex", multiValued=True),
-    ]
-    group = [
-        _attribute("displayName", required=True, uniqueness="server"),
-        _attribute("externalId", caseExact=True),
-        _attribute("members", "complex", multiValued=True),
-    ]
-    return [
-        {
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
-            "id": urn,
-            "name": name,
-            "attributes": attributes,
-            "meta": {"resourceType": "Schema"},
-        }
-        for urn, name, attributes in ((USER_SCHEMA, "User", user), (GROUP_SCHEMA, "Group", group))
-    ]
+def schemas(base: str) -> list[dict[str, Any]]:
+    return [schema.as_json(f"{base}Schemas/{schema.urn}") for schema in SCHEMAS]

@@ -1,199 +1,178 @@
-"""SCIM Users: a Person as a resource, a resource (or PATCH) as a Person's new fields.
+"""SCIM Users: a Person as a User resource, and a User document as the person's fields.
 
-- agenwork knows a person by email, and that is the userName (the attribute Okta and Entra ID
-  match users on): a userName that is not an email is invalidValue. `emails` are read (and must
-  be well formed) but never override the userName; a resource lists the userName as work email.
-- Phone numbers are kept when they read as E.164 once spaces, dashes and brackets are removed;
-  other attributes (title, addresses, the enterprise extension) are accepted and not stored.
-- `active: false` deactivates (the IdP's deactivation), `active: true` reactivates; neither
-  touches a lock set by an admin in the console.
+- The document (patch.py) keeps what the identity provider sent — name parts, displayName,
+  emails, phone numbers, active — and gives it back unchanged; the person's fields are derived
+  from it and nothing it sent is overwritten:
+  - email: the userName when it is an email address, else the primary (else work, else first)
+    of `emails`; a User with neither is invalidValue, as agenwork knows a person by email;
+  - name: displayName, else the given and family names, else name.formatted, else the email's
+    local part;
+  - phone (for SMS approvals): the first of the mobile, primary and other numbers that reads as
+    E.164 once spaces, dashes and brackets are removed; the numbers stay as sent.
+- `active: false` deactivates (the IdP's deactivation), `active: true` or its removal
+  reactivates; neither touches a lock set by an admin in the console.
+- People from import_directory have no document yet: they are shown from their fields.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.db.models import Q, QuerySet
 
-from directory.models import Person
-from directory.scim.errors import ScimError, invalid_value
-from directory.scim.paths import Operation, Path, as_bool, as_text, parse_path
+from directory.models import Group, Person
+from directory.scim.errors import invalid_value
+from directory.scim.patch import Document
+from directory.scim.schema import USER_URN
 
-USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
-FILTERS = {
-    "username": "email__iexact",
-    "externalid": "external_id",
-    "emails.value": "email__iexact",
+KEPT = ("name", "displayName", "emails", "phoneNumbers", "active")  # the rest has a field
+FILTERS: dict[str, Callable[[str], Q]] = {
+    "username": lambda v: Q(user_name__iexact=v) | Q(user_name="", email__iexact=v),
+    "externalid": lambda v: Q(external_id=v),
+    "emails.value": lambda v: Q(email__iexact=v),
 }
 
 
-@dataclass
+@dataclass(frozen=True)
 class UserDraft:
-    """The fields of a person a SCIM request may set."""
+    """What a SCIM request sets on a person: their fields, and `active` when it said so."""
 
-    email: str = ""
-    external_id: str | None = None
-    given: str = ""
-    family: str = ""
-    display: str = ""
-    phone: str = ""
-    active: bool = True
-    names_touched: bool = False
-    display_touched: bool = False
-
-    @classmethod
-    def of(cls, person: Person) -> UserDraft:
-        given, _, family = person.name.partition(" ")
-        return cls(
-            email=person.email,
-            external_id=person.external_id,
-            given=given,
-            family=family,
-            display=person.name,
-            phone=person.phone,
-            active=person.deactivated_at is None,
-        )
-
-    def fields(self) -> dict[str, Any]:
-        """The Person fields, checked."""
-        try:
-            validate_email(self.email)
-        except ValidationError:
-            raise invalid_value(f"userName must be an email address, not {self.email!r}.") from None
-        if self.names_touched and not self.display_touched:
-            self.display = ""
-        name = self.display or f"{self.given} {self.family}".strip() or self.email.split("@")[0]
-        return {
-            "name": name[:200],
-            "email": self.email.lower(),
-            "external_id": self.external_id or None,
-            "phone": self.phone,
-        }
+    fields: dict[str, Any]
+    active: bool | None
 
 
-def user_resource(person: Person, location: str) -> dict[str, Any]:
-    """The SCIM User representation of a person."""
-    given, _, family = person.name.partition(" ")
-    resource: dict[str, Any] = {
-        "schemas": [USER_SCHEMA],
-        "id": str(person.pk),
-        "userName": person.email,
-        "name": {"formatted": person.name, "givenName": given, "familyName": family},
-        "displayName": person.name,
-        "active": person.deactivated_at is None,
-        "emails": [{"value": person.email, "type": "work", "primary": True}],
-        "meta": {
-            "resourceType": "User",
-            "created": person.created_at.isoformat(),
-            "lastModified": person.updated_at.isoformat(),
-            "location": location,
-        },
-    }
+@dataclass(frozen=True)
+class Urls:
+    """Where the resources live, for `$ref` and `meta.location` (each ends with a slash)."""
+
+    users: str
+    groups: str
+
+
+def shown_people() -> QuerySet[Person]:
+    """The people SCIM shows, by id: all but the users it deleted."""
+    return Person.objects.filter(scim_deleted_at__isnull=True).order_by("id")
+
+
+def user_document(person: Person) -> Document:
+    """The person as a User document: what PUT replaces and PATCH changes."""
+    document = dict(person.scim_attributes) if person.scim_attributes else _from_fields(person)
+    document["userName"] = person.user_name or person.email
     if person.external_id:
-        resource["externalId"] = person.external_id
+        document["externalId"] = person.external_id
+    return document
+
+
+def _from_fields(person: Person) -> Document:
+    given, _, family = person.name.partition(" ")
+    parts = {"formatted": person.name, "givenName": given, "familyName": family}
+    document: Document = {
+        "name": {key: part for key, part in parts.items() if part},
+        "displayName": person.name,
+        "emails": [{"value": person.email, "type": "work", "primary": True}],
+        "active": person.deactivated_at is None,
+    }
     if person.phone:
-        resource["phoneNumbers"] = [{"value": person.phone, "type": "mobile", "primary": True}]
-    return resource
+        document["phoneNumbers"] = [{"value": person.phone, "type": "mobile", "primary": True}]
+    return document
 
 
-def draft_from_resource(body: Any) -> UserDraft:
-    """A POST or PUT body as a draft; invalidSyntax when it is not a User."""
-    if not isinstance(body, dict):
-        raise ScimError(400, "The body is a SCIM User object.", "invalidSyntax")
-    if not isinstance(body.get("userName"), str) or not body["userName"].strip():
+def user_draft(document: Document, *, active_given: bool) -> UserDraft:
+    """The person's fields from a document; `active_given`: the request set or removed active."""
+    user_name = document.get("userName")
+    if not user_name:
         raise invalid_value("userName is required.")
-    draft = UserDraft()
-    for key, value in body.items():
-        if key in ("schemas", "id", "meta", "password", "groups"):
-            continue
-        set_attribute(draft, parse_path(key), value, "replace")
-    return draft
+    email = _email(user_name, document.get("emails") or [])
+    fields = {
+        "user_name": user_name,
+        "email": email,
+        "name": _person_name(document, email),
+        "external_id": document.get("externalId"),
+        "phone": _phone(document.get("phoneNumbers") or []),
+        "scim_attributes": {key: document[key] for key in KEPT if key in document},
+    }
+    return UserDraft(fields, document.get("active", True) if active_given else None)
 
 
-def apply_operations(draft: UserDraft, operations: list[Operation]) -> None:
-    """Apply PATCH operations to a draft (Okta's path-less values and Entra's paths alike)."""
-    for operation in operations:
-        if operation.path is not None:
-            set_attribute(draft, operation.path, operation.value, operation.op)
-            continue
-        for key, value in operation.value.items():
-            set_attribute(draft, parse_path(key), value, operation.op)
+def _is_email(text: str) -> bool:
+    try:
+        validate_email(text)
+    except ValidationError:
+        return False
+    return True
 
 
-def set_attribute(draft: UserDraft, path: Path, value: Any, op: str) -> None:
-    """Set (or, for remove, clear) one attribute of the draft."""
-    if path.extension:
-        return
-    value = None if op == "remove" else value
-    attr = path.attr
-    if attr == "active":
-        draft.active = True if value is None else as_bool(value, "active")
-    elif attr == "username":
-        _set_email(draft, value, "userName")
-    elif attr == "externalid":
-        draft.external_id = as_text(value, "externalId") or None
-    elif attr == "displayname":
-        draft.display = as_text(value, "displayName")
-        draft.display_touched = True
-    elif attr == "name":
-        _set_name(draft, path, value)
-    elif attr in ("emails", "phonenumbers") and path.sub not in (None, "value"):
-        return  # type, primary, display: nothing agenwork keeps
-    elif attr == "emails":
-        _pick(path, value, "emails")  # checked, not stored: the userName is the email
-    elif attr == "phonenumbers":
-        draft.phone = _phone(_pick(path, value, "phoneNumbers"))
+def _email(user_name: str, emails: list[dict[str, Any]]) -> str:
+    if _is_email(user_name):
+        return user_name.lower()
+    chosen = _ordered(emails, lambda e: e.get("primary") is True, lambda e: e.get("type") == "work")
+    if not chosen:
+        raise invalid_value(
+            f"userName {user_name[:100]!r} is not an email address and emails has none: "
+            "agenwork knows a person by email."
+        )
+    if not _is_email(chosen[0]):
+        raise invalid_value(f"{chosen[0][:100]!r} in emails is not an email address.")
+    return chosen[0].lower()
 
 
-def _set_email(draft: UserDraft, value: Any, name: str) -> None:
-    """The userName, which agenwork keeps as the person's email."""
-    text = as_text(value, name, max_length=254)
-    if not text:
-        raise invalid_value(f"{name} cannot be empty: a person is known by email.")
-    draft.email = text
+def _person_name(document: Document, email: str) -> str:
+    parts = document.get("name") or {}
+    given_family = " ".join(p for p in (parts.get("givenName"), parts.get("familyName")) if p)
+    name = document.get("displayName") or given_family or parts.get("formatted")
+    return (name or email.split("@")[0])[:200]
 
 
-def _set_name(draft: UserDraft, path: Path, value: Any) -> None:
-    parts = {path.sub: value} if path.sub else value
-    if parts is None:
-        parts = {"givenname": "", "familyname": ""}
-    if not isinstance(parts, dict):
-        raise invalid_value("name is an object with givenName and familyName.")
-    for key, part in parts.items():
-        key = key.lower()
-        if key == "givenname":
-            draft.given, draft.names_touched = as_text(part, "name.givenName"), True
-        elif key == "familyname":
-            draft.family, draft.names_touched = as_text(part, "name.familyName"), True
-        elif key == "formatted":
-            draft.display, draft.display_touched = as_text(part, "name.formatted"), True
+def _phone(numbers: list[dict[str, Any]]) -> str:
+    """The number SMS approvals use: mobile first, then the primary one, then the others."""
+    ordered = _ordered(
+        numbers, lambda n: n.get("type") == "mobile", lambda n: n.get("primary") is True
+    )
+    for value in ordered:
+        text = re.sub(r"[\s().-]", "", value)
+        text = "+" + text[2:] if text.startswith("00") else text
+        if PHONE.match(text):
+            return text
+    return ""
 
 
-def _pick(path: Path, value: Any, name: str) -> Any:
-    """The value of a multi-valued attribute: from `attr[type eq "work"].value`, or the list."""
-    if path.sub is not None:
-        if path.sub != "value":
-            return None
-        return value
-    if value is None:
-        return None
-    if isinstance(value, dict):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-        raise invalid_value(f"{name} is a list of objects with a value.")
-    if not value:
-        return None
-    chosen = next((item for item in value if as_bool(item.get("primary", False), "primary")), None)
-    chosen = chosen or next((item for item in value if item.get("type") == "work"), value[0])
-    return chosen.get("value")
+def _ordered(items: Iterable[dict[str, Any]], *preferred: Callable[[dict], bool]) -> list[str]:
+    """The values of items: those passing the first test first, then the second…"""
+
+    def rank(item: dict[str, Any]) -> int:
+        return next((i for i, test in enumerate(preferred) if test(item)), len(preferred))
+
+    return [item["value"] for item in sorted((i for i in items if i.get("value")), key=rank)]
 
 
-def _phone(value: Any) -> str:
-    text = re.sub(r"[\s().-]", "", as_text(value, "phoneNumbers", max_length=64))
-    if text.startswith("00"):
-        text = "+" + text[2:]
-    return text if PHONE.match(text) else ""
+def _membership(group: Group, urls: Urls) -> dict[str, str]:
+    return {
+        "value": str(group.pk),
+        "$ref": f"{urls.groups}{group.pk}",
+        "display": group.name,
+        "type": "direct",
+    }
+
+
+def user_resource(person: Person, urls: Urls, groups: list[Group] | None) -> dict[str, Any]:
+    """The SCIM User representation of a person (`groups` None: not read, not shown)."""
+    document = user_document(person)
+    resource: dict[str, Any] = {"schemas": [USER_URN], "id": str(person.pk), **document}
+    resource.setdefault("emails", [{"value": person.email, "type": "work", "primary": True}])
+    if "active" in document or person.deactivated_at is not None:
+        resource["active"] = person.deactivated_at is None
+    if groups:
+        resource["groups"] = [_membership(group, urls) for group in groups]
+    resource["meta"] = {
+        "resourceType": "User",
+        "created": person.created_at.isoformat(),
+        "lastModified": person.updated_at.isoformat(),
+        "location": f"{urls.users}{person.pk}",
+    }
+    return resource

@@ -6,7 +6,7 @@ import pytest
 
 from audit.models import AuditEntry
 from directory.models import Person
-from tests.factories import PersonFactory
+from tests.factories import GroupFactory, PersonFactory
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -100,8 +100,8 @@ def test_entra_create_reads_names_and_phone_and_ignores_extensions(scim):
     person = Person.objects.get()
     assert person.email == "ben.kim@contoso.com"
     assert person.name == "Ben Kim"
-    assert person.phone == "+15550100200"
-    assert response.json()["phoneNumbers"][0]["value"] == "+15550100200"
+    assert person.phone == "+15550100200"  # E.164, for SMS approvals
+    assert response.json()["phoneNumbers"] == ENTRA_CREATE["phoneNumbers"]  # as Entra sent it
 
 
 def test_duplicate_user_name_is_409_uniqueness_and_stores_nothing(scim):
@@ -119,7 +119,7 @@ def test_filter_by_user_name_and_external_id(scim):
     scim.post("Users", ENTRA_CREATE)
     found = scim.get("Users", filter='userName eq "ben.kim@contoso.com"').json()
     assert found["totalResults"] == 1
-    assert found["Resources"][0]["userName"] == "ben.kim@contoso.com"
+    assert found["Resources"][0]["userName"] == "Ben.Kim@contoso.com"  # as Entra sent it
     assert found["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:ListResponse"]
     by_external = scim.get("Users", filter='externalId eq "00u1abcdEFGHijkl0x7"').json()
     assert [r["userName"] for r in by_external["Resources"]] == ["ana.lopez@example.com"]
@@ -193,11 +193,36 @@ def test_okta_put_replaces_the_user(scim):
     assert Person.objects.get(pk=person_id).name == "Ana Ruiz"
 
 
-def test_delete_deactivates_and_the_user_stays_readable(scim):
+def test_delete_hides_the_user_from_scim_and_the_person_stays_deactivated(scim):
     person_id = scim.post("Users", OKTA_CREATE).json()["id"]
+    group = GroupFactory(name="Sales")
+    group.members.add(person_id)
     assert scim.delete(f"Users/{person_id}").status_code == 204
-    assert Person.objects.get(pk=person_id).deactivated_at is not None
-    assert scim.get(f"Users/{person_id}").json()["active"] is False
+    person = Person.objects.get(pk=person_id)
+    assert person.deactivated_at is not None and person.scim_deleted_at is not None
+    assert not group.members.exists()
+    for answer in (scim.get(f"Users/{person_id}"), scim.delete(f"Users/{person_id}")):
+        assert_scim_error(answer, 404)  # RFC 7644 §3.6: every operation on it is a 404
+    assert scim.get("Users").json()["totalResults"] == 0
+    found = scim.get("Users", filter='userName eq "ana.lopez@example.com"').json()
+    assert found["totalResults"] == 0
+    entry = AuditEntry.objects.filter(object_type="person").latest("id")
+    assert (entry.action, entry.channel, entry.before["group_ids"]) == (
+        "deleted",
+        "scim",
+        [group.pk],
+    )
+
+
+def test_a_deleted_user_created_again_is_the_same_person_back(scim):
+    person_id = scim.post("Users", OKTA_CREATE).json()["id"]
+    scim.delete(f"Users/{person_id}")
+    again = scim.post("Users", {**OKTA_CREATE, "displayName": "Ana López"})
+    assert again.status_code == 201, again.content
+    assert again.json()["id"] == person_id
+    person = Person.objects.get(pk=person_id)
+    assert (person.name, person.deactivated_at, person.scim_deleted_at) == ("Ana López", None, None)
+    assert Person.objects.count() == 1
 
 
 @pytest.mark.parametrize(
@@ -228,7 +253,10 @@ def test_delete_deactivates_and_the_user_stays_readable(scim):
         (
             {
                 "schemas": [PATCH_OP],
-                "Operations": [{"op": "replace", "path": "userName", "value": "not-an-email"}],
+                "Operations": [
+                    {"op": "replace", "path": "userName", "value": "not-an-email"},
+                    {"op": "remove", "path": "emails"},
+                ],
             },
             "invalidValue",
         ),

@@ -251,11 +251,14 @@ ROUTES: dict[str, Route] = {
     "scim/v2/Schemas/<str:urn>": scim(
         url=lambda w: f"/scim/v2/Schemas/{SCIM_USER}", valid_token={"GET": 200, "POST": 405}
     ),
+    "scim/v2/.search": scim(valid_token={"GET": 405, "POST": 501}),
     "scim/v2/Users": action(scim(valid_token={"GET": 200, "POST": 400})),
+    "scim/v2/Users/.search": scim(valid_token={"GET": 405, "POST": 400}),
     "scim/v2/Users/<str:pk>": scim(
         url=lambda w: f"/scim/v2/Users/{w.person.pk}", valid_token={"GET": 200, "POST": 405}
     ),
     "scim/v2/Groups": action(scim(valid_token={"GET": 200, "POST": 400})),
+    "scim/v2/Groups/.search": scim(valid_token={"GET": 405, "POST": 400}),
     "scim/v2/Groups/<str:pk>": scim(
         url=lambda w: f"/scim/v2/Groups/{w.group.pk}", valid_token={"GET": 200, "POST": 405}
     ),
