@@ -27,7 +27,7 @@ from approval_flows.services import (
     approval_flow_errors,
     flow_channel_keys,
 )
-from directory.models import Group, Person
+from directory.forms import GroupChoiceField, PersonChoiceField, ReadOptions
 
 UNITS = {"minutes": 60, "hours": 3600, "days": 86400}
 CHANNELS = (("email", "Email"), ("sms", "SMS"))
@@ -142,14 +142,6 @@ class DurationField(forms.MultiValueField):
 # --- the form -------------------------------------------------------------------------------
 
 
-class PersonChoiceField(forms.ModelMultipleChoiceField):
-    """People by name and email."""
-
-    def label_from_instance(self, obj: Person) -> str:
-        locked = " (locked)" if obj.is_locked else ""
-        return f"{obj.name} · {obj.email}{locked}"
-
-
 def _level_count(data: QueryDict | None, initial: dict[str, Any]) -> int:
     raw = data.get("level_count") if data is not None else initial.get("level_count")
     try:
@@ -223,23 +215,22 @@ class FlowForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.flow = flow
         self.level_count = _level_count(self.data if self.is_bound else None, self.initial)
-        people = Person.objects.order_by("name", "id")
         for number in range(1, self.level_count + 1):
             self.fields[f"level_{number}_people"] = PersonChoiceField(
-                queryset=people, required=False, label="People"
+                required=False, label="People"
             )
-            self.fields[f"level_{number}_groups"] = forms.ModelMultipleChoiceField(
-                queryset=Group.objects.order_by("name"), required=False, label="Groups"
-            )
+            self.fields[f"level_{number}_groups"] = GroupChoiceField(required=False, label="Groups")
             self.fields[f"level_{number}_backup_people"] = PersonChoiceField(
-                queryset=people,
                 required=False,
                 label="Backup approvers",
                 help_text="May decide, but are not notified.",
             )
+        # Every list of every level offers the same people (or groups): read them once.
+        people = ReadOptions(PersonChoiceField().choices)
+        groups = ReadOptions(GroupChoiceField().choices)
         for name, field in self.fields.items():
             if name.startswith("level_"):
-                field.widget.attrs.update({"class": "form-select form-select-sm", "size": 4})
+                field.choices = people if isinstance(field, PersonChoiceField) else groups
 
     @property
     def levels(self) -> list[dict[str, Any]]:

@@ -141,3 +141,26 @@ def open_as_admin(page, log_in) -> Callable[[str], None]:
         page.goto(path)
 
     return open_as_admin
+
+
+@pytest.fixture
+def pick(page) -> Callable[..., None]:
+    """Choose in a people or group picker as a person does: type part of a name, click the match.
+
+    `scope` holds the picker (the panel, a level); `label` is the list's label; the option whose
+    text contains `chosen` must be offered, and ends as a removable chip.
+    """
+    from playwright.sync_api import expect
+
+    def pick(scope, label: str, typed: str, chosen: str) -> None:
+        box = scope.get_by_role("combobox", name=label)
+        control = box.locator("xpath=..")  # the picker's box: its chips and the search input
+        # Focus as the Tab key gives it (a click in the middle of the box may land on a chip,
+        # which selects the chip instead).
+        box.focus()
+        box.press_sequentially(typed)
+        offered = page.locator(f"#{box.get_attribute('aria-controls')}")
+        offered.get_by_role("option", name=chosen).click()
+        expect(control.locator(".item", has_text=chosen).locator(".remove")).to_be_visible()
+
+    return pick
