@@ -92,18 +92,32 @@ def problems() -> Problems:
     return Problems()
 
 
-@pytest.fixture
-def page(browser, live_server, settings, problems) -> Iterator[object]:
-    """A fresh browser tab (own cookies) on the live server."""
+def _static_from_source(settings) -> None:
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture
+def page(browser, live_server, settings, problems) -> Iterator[object]:
+    """A fresh browser tab (own cookies) on the live server."""
+    _static_from_source(settings)
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1400, "height": 900})
     context.set_default_timeout(TIMEOUT_MS)
     tab = context.new_page()
     problems.watch(tab)
     yield tab
+    context.close()
+
+
+@pytest.fixture
+def plain_page(browser, live_server, settings) -> Iterator[object]:
+    """A tab with JavaScript off, as some people browse: the console must work there too."""
+    _static_from_source(settings)
+    context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
+    context.set_default_timeout(TIMEOUT_MS)
+    yield context.new_page()
     context.close()
 
 

@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 from audit.models import AuditEntry
 from directory.models import Person
 from policies.models import Policy
+from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
 
@@ -106,6 +107,32 @@ def test_the_pickers_find_people_by_part_of_a_name_or_email(
     assert emails == ["ben@example.com", "dana@example.com"]
     assert [group.name for group in policy.groups.all()] == ["Security"]
     assert problems.errors == []
+
+
+def test_without_javascript_the_plain_lists_choose_the_same_people(plain_page, demo):
+    page = plain_page
+    page.goto("/accounts/login/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+    page.goto("/policies/new/")
+    expect(page.locator(".ts-wrapper")).to_have_count(0)
+    expect(page.locator("[data-picker-hint]")).to_be_visible()
+    page.locator("#id_name").fill("Picked without JavaScript")
+    page.locator("#id_connector").select_option(label="GitHub")
+    # Ctrl-click in the plain lists: several people, one group.
+    page.locator("#id_users").select_option(
+        label=["Ben Kim · ben@example.com", "Dana Levi · dana@example.com"]
+    )
+    page.locator("#id_groups").select_option(label="Engineering")
+    page.get_by_role("button", name="Save policy").click()
+    page.wait_for_url(re.compile(r"/policies/\d+/$"))
+
+    policy = Policy.objects.get(name="Picked without JavaScript")
+    emails = sorted(person.email for person in policy.users.all())
+    assert emails == ["ben@example.com", "dana@example.com"]
+    assert [group.name for group in policy.groups.all()] == ["Engineering"]
 
 
 def test_the_back_button_brings_back_the_form_with_working_pickers(
