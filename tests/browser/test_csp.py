@@ -70,7 +70,9 @@ def open_in_panel(page, list_url: str, link: str) -> None:
 
 
 @pytest.mark.parametrize("size", [(1280, 800), (390, 844)], ids=["desktop", "phone"])
-def test_the_flow_and_policy_forms_load_without_a_console_error(page, log_in, demo, problems, size):
+def test_the_flow_and_policy_forms_load_without_a_console_error(
+    page, log_in, demo, pick, problems, size
+):
     page.set_viewport_size({"width": size[0], "height": size[1]})
     log_in("admin")
     # An existing flow, as a page and in its panel: every step.
@@ -81,14 +83,17 @@ def test_the_flow_and_policy_forms_load_without_a_console_error(page, log_in, de
     page.locator("#panel").get_by_role("link", name="Edit").click()
     for number in (4, 3, 2, 1):
         step_to(page, number)
-    # A new flow, as a page and in the panel: the steps it reaches before it has approvers.
-    for open_form in (
-        lambda: page.goto("/approval-flows/new/"),
-        lambda: open_in_panel(page, "/approval-flows/", "Create flow"),
+    # A new flow, as a page and in the panel: every step, once it has approvers.
+    for name, open_form in (
+        ("Night shift", lambda: page.goto("/approval-flows/new/")),
+        ("Day shift", lambda: open_in_panel(page, "/approval-flows/", "Create flow")),
     ):
         open_form()
-        page.locator("#flow-panel").get_by_label("Name").fill("Night shift")
-        for number in (2, 3, 1):
+        page.locator("#flow-panel").get_by_label("Name").fill(name)
+        for number in (2, 3):
+            step_to(page, number)
+        pick(page.locator("#level-1"), "Groups", "sec", "Security")
+        for number in (4, 1):
             step_to(page, number)
     # The policy form, as a page and in the panel; choosing a connector swaps its tools in.
     for open_form in (
