@@ -21,17 +21,28 @@ from approval_flows.services import (
     MAX_APPROVALS,
     MAX_LEVELS,
     MAX_REMINDERS,
+    TIMEOUT_NEEDED,
     FlowData,
     LevelData,
     approval_flow_errors,
     flow_channel_keys,
 )
-from directory.models import Group, Person
+from directory.forms import GroupChoiceField, PersonChoiceField, ReadOptions
 
 UNITS = {"minutes": 60, "hours": 3600, "days": 86400}
 CHANNELS = (("email", "Email"), ("sms", "SMS"))
 LEVEL_FIELDS = ("people", "groups", "backup_people")
 SMALL = {"class": "form-control form-control-sm"}
+# "Keep waiting" is no timeout at all; every other outcome is chosen by hand, with its time.
+WAIT = "wait"
+TimeoutAction = ApprovalFlow.TimeoutAction
+TIMEOUT_CHOICES = (
+    (WAIT, "Keep waiting"),
+    (TimeoutAction.EXPIRE, "Expire"),
+    (TimeoutAction.DENY, "Deny"),
+    (TimeoutAction.AUTO_APPROVE, "Auto-approve"),
+)
+NEEDS_TIME = {**TIMEOUT_NEEDED, TimeoutAction.EXPIRE: "Say when an undecided request expires."}
 
 
 @dataclass(frozen=True)
@@ -57,8 +68,8 @@ STEPS = (
             "reminder_repeat",
             "max_reminders",
             "escalate_after",
-            "timeout_after",
             "timeout_action",
+            "timeout_after",
             "notify_requester",
         ),
     ),
@@ -131,14 +142,6 @@ class DurationField(forms.MultiValueField):
 # --- the form -------------------------------------------------------------------------------
 
 
-class PersonChoiceField(forms.ModelMultipleChoiceField):
-    """People by name and email."""
-
-    def label_from_instance(self, obj: Person) -> str:
-        locked = " (locked)" if obj.is_locked else ""
-        return f"{obj.name} · {obj.email}{locked}"
-
-
 def _level_count(data: QueryDict | None, initial: dict[str, Any]) -> int:
     raw = data.get("level_count") if data is not None else initial.get("level_count")
     try:
@@ -193,12 +196,16 @@ class FlowForm(forms.Form):
         label="Escalate to the next level after",
         help_text="Only with two or more levels. Empty: never escalate.",
     )
-    timeout_after = DurationField(label="Time out after", initial=timedelta(hours=24))
     timeout_action = forms.ChoiceField(
-        choices=ApprovalFlow.TimeoutAction.choices,
+        choices=TIMEOUT_CHOICES,
         widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
-        initial=ApprovalFlow.TimeoutAction.AUTO_APPROVE,
-        label="Then",
+        initial=WAIT,
+        label="When nobody decides",
+    )
+    timeout_after = DurationField(
+        required=False,
+        label="Time out after",
+        help_text="For Expire, Deny and Auto-approve: how long after the request.",
     )
     notify_requester = forms.BooleanField(
         required=False, initial=True, label="Tell the requester the outcome"
@@ -208,23 +215,22 @@ class FlowForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.flow = flow
         self.level_count = _level_count(self.data if self.is_bound else None, self.initial)
-        people = Person.objects.order_by("name", "id")
         for number in range(1, self.level_count + 1):
             self.fields[f"level_{number}_people"] = PersonChoiceField(
-                queryset=people, required=False, label="People"
+                required=False, label="People"
             )
-            self.fields[f"level_{number}_groups"] = forms.ModelMultipleChoiceField(
-                queryset=Group.objects.order_by("name"), required=False, label="Groups"
-            )
+            self.fields[f"level_{number}_groups"] = GroupChoiceField(required=False, label="Groups")
             self.fields[f"level_{number}_backup_people"] = PersonChoiceField(
-                queryset=people,
                 required=False,
                 label="Backup approvers",
                 help_text="May decide, but are not notified.",
             )
+        # Every list of every level offers the same people (or groups): read them once.
+        people = ReadOptions(PersonChoiceField().choices)
+        groups = ReadOptions(GroupChoiceField().choices)
         for name, field in self.fields.items():
             if name.startswith("level_"):
-                field.widget.attrs.update({"class": "form-select form-select-sm", "size": 4})
+                field.choices = people if isinstance(field, PersonChoiceField) else groups
 
     @property
     def levels(self) -> list[dict[str, Any]]:
@@ -236,6 +242,7 @@ class FlowForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        self._check_timeout()
         # Only sections whose own fields are valid are checked: no knock-on errors.
         sections = [step.slug for step in STEPS if not self.step_has_errors(step)]
         for key, message in approval_flow_errors(
@@ -243,6 +250,21 @@ class FlowForm(forms.Form):
         ).items():
             self.add_error(_field_for(key, self.fields), message)
         return cleaned
+
+    def _check_timeout(self) -> None:
+        """An outcome needs its time, and a time needs its outcome: neither is dropped silently."""
+        if "timeout_after" in self.errors or "timeout_action" in self.errors:
+            return
+        action = self.cleaned_data.get("timeout_action")
+        timeout = self.cleaned_data.get("timeout_after")
+        if action == WAIT and timeout is not None:
+            self.add_error(
+                "timeout_after",
+                "Choose what happens after this time (Expire, Deny or Auto-approve), "
+                "or leave it empty to keep waiting.",
+            )
+        elif action != WAIT and timeout is None:
+            self.add_error("timeout_after", NEEDS_TIME[action])
 
     def step_has_errors(self, step: Step) -> bool:
         """Whether validation found a problem on this step."""
@@ -268,8 +290,7 @@ class FlowForm(forms.Form):
             reminder_repeat=c.get("reminder_repeat"),
             max_reminders=c.get("max_reminders") if c.get("max_reminders") is not None else 3,
             escalate_after=c.get("escalate_after"),
-            timeout_after=c.get("timeout_after"),
-            timeout_action=c.get("timeout_action") or ApprovalFlow.TimeoutAction.AUTO_APPROVE,
+            **_timeout_data(c.get("timeout_action") or WAIT, c.get("timeout_after")),
             notify_requester=c.get("notify_requester", False),
             enabled=c.get("enabled", False),
         )
@@ -284,6 +305,13 @@ class FlowForm(forms.Form):
         """Show a ValidationError of the services (a race: a name taken meanwhile) by field."""
         for key, messages in exc.message_dict.items():
             self.add_error(_field_for(key, self.fields), messages)
+
+
+def _timeout_data(action: str, timeout: timedelta | None) -> dict[str, Any]:
+    """The flow's timeout fields for the form's choice: Keep waiting is no timeout."""
+    if action == WAIT:
+        return {"timeout_after": None, "timeout_action": TimeoutAction.EXPIRE}
+    return {"timeout_after": timeout, "timeout_action": action}
 
 
 def _field_for(key: str, fields: dict[str, Any]) -> str | None:
@@ -305,7 +333,6 @@ INITIAL_FIELDS = (
     "max_reminders",
     "escalate_after",
     "timeout_after",
-    "timeout_action",
     "notify_requester",
 )
 NEW_FLOW_INITIAL: dict[str, Any] = {
@@ -314,8 +341,7 @@ NEW_FLOW_INITIAL: dict[str, Any] = {
     "level_count": 1,
     "min_approvals": 1,
     "max_reminders": 3,
-    "timeout_after": timedelta(hours=24),
-    "timeout_action": ApprovalFlow.TimeoutAction.AUTO_APPROVE,
+    "timeout_action": WAIT,
     "notify_requester": True,
 }
 
@@ -324,7 +350,11 @@ def flow_initial(flow: ApprovalFlow) -> dict[str, Any]:
     """The form's initial values for editing a flow (its levels prefetched or not)."""
     initial: dict[str, Any] = {name: getattr(flow, name) for name in INITIAL_FIELDS}
     levels = sorted(flow.levels.all(), key=lambda level: level.position)
-    initial.update(channels=flow_channel_keys(flow), level_count=len(levels) or 1)
+    initial.update(
+        channels=flow_channel_keys(flow),
+        level_count=len(levels) or 1,
+        timeout_action=flow.timeout_action if flow.timeout_after is not None else WAIT,
+    )
     for number, level in enumerate(levels, start=1):
         for f in LEVEL_FIELDS:
             initial[f"level_{number}_{f}"] = [obj.pk for obj in getattr(level, f).all()]

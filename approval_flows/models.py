@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -28,9 +26,12 @@ class ApprovalFlow(models.Model):
     reminder_repeat = models.DurationField(null=True, blank=True)
     max_reminders = models.PositiveSmallIntegerField(default=3)
     escalate_after = models.DurationField(null=True, blank=True)
-    timeout_after = models.DurationField(default=timedelta(hours=24))
+    # No timeout by default: a request waits for a person. Auto-approve is always chosen by hand.
+    timeout_after = models.DurationField(
+        null=True, blank=True, help_text="Empty: a request waits until someone decides."
+    )
     timeout_action = models.CharField(
-        max_length=16, choices=TimeoutAction.choices, default=TimeoutAction.AUTO_APPROVE
+        max_length=16, choices=TimeoutAction.choices, default=TimeoutAction.EXPIRE
     )
     notify_requester = models.BooleanField(default=True)
     enabled = models.BooleanField(default=True)

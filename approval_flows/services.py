@@ -22,6 +22,11 @@ MAX_REMINDERS = 20
 MAX_APPROVALS = 100
 SECTIONS = ("general", "channels", "approvers", "timing")
 NAME_TAKEN = "Another flow already has this name."
+# What a timeout outcome other than Expire says when it has no time (no timeout = Expire, never).
+TIMEOUT_NEEDED = {
+    ApprovalFlow.TimeoutAction.AUTO_APPROVE: "Say when an undecided request is auto-approved.",
+    ApprovalFlow.TimeoutAction.DENY: "Say when an undecided request is denied.",
+}
 SCALAR_FIELDS = (
     "description",
     "channel_email",
@@ -61,8 +66,8 @@ class FlowData:
     reminder_repeat: timedelta | None = None
     max_reminders: int = 3
     escalate_after: timedelta | None = None
-    timeout_after: timedelta | None = timedelta(hours=24)
-    timeout_action: str = ApprovalFlow.TimeoutAction.AUTO_APPROVE
+    timeout_after: timedelta | None = None
+    timeout_action: str = ApprovalFlow.TimeoutAction.EXPIRE
     notify_requester: bool = True
     enabled: bool = True
 
@@ -147,8 +152,9 @@ def _duration_errors(data: FlowData) -> dict[str, str]:
         value = getattr(data, name)
         if value is not None and not timedelta(0) < value <= MAX_DURATION:
             errors[name] = "Choose a duration between 1 minute and 365 days."
-    if data.timeout_after is None:
-        errors.setdefault("timeout_after", "Say when a request times out.")
+    if data.timeout_after is None and data.timeout_action in TIMEOUT_NEEDED:
+        # Without a timeout a request waits: an outcome chosen for it would never happen.
+        errors.setdefault("timeout_after", TIMEOUT_NEEDED[data.timeout_action])
     return errors
 
 

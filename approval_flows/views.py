@@ -86,7 +86,9 @@ def _timing(flow: ApprovalFlow) -> list[tuple[str, str]]:
             reminders += f", then every {duration_text(flow.reminder_repeat)}"
         reminders += f" (at most {flow.max_reminders})"
     escalate = f"After {duration_text(flow.escalate_after)}" if flow.escalate_after else "Never"
-    timeout = f"After {duration_text(flow.timeout_after)}: {flow.get_timeout_action_display()}"
+    timeout = "Never: a request waits until someone decides"
+    if flow.timeout_after is not None:
+        timeout = f"After {duration_text(flow.timeout_after)}: {flow.get_timeout_action_display()}"
     return [
         ("Reminders", reminders),
         ("Escalation", escalate),

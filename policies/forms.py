@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from approval_flows.models import ApprovalFlow
 from connectors.models import Connector, Tool
-from directory.models import Group, Person
+from directory.forms import GroupChoiceField, PersonChoiceField
 from policies.evaluation import Call, Snapshot
 from policies.models import Policy
 from policies.services import PolicyData, policy_validate
@@ -40,10 +40,8 @@ class PolicyForm(forms.Form):
         help_text="None chosen means every tool of the connector.",
     )
     all_users = forms.BooleanField(required=False, label="All users")
-    users = forms.ModelMultipleChoiceField(
-        queryset=Person.objects.all(), required=False, help_text="Ignored when All users is on."
-    )
-    groups = forms.ModelMultipleChoiceField(queryset=Group.objects.all(), required=False)
+    users = PersonChoiceField(required=False, help_text="Ignored when All users is on.")
+    groups = GroupChoiceField(required=False)
     action = forms.ChoiceField(choices=Policy.Action.choices)
     approval_flow = forms.ModelChoiceField(
         queryset=ApprovalFlow.objects.filter(enabled=True),

@@ -11,6 +11,7 @@ set -euo pipefail
 
 HTMX_VERSION="${HTMX_VERSION:-2.0.11}"
 BOOTSTRAP_VERSION="${BOOTSTRAP_VERSION:-5.3.9}"
+TOM_SELECT_VERSION="${TOM_SELECT_VERSION:-2.6.2}"
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 vendor="$root/static/vendor"
@@ -45,6 +46,14 @@ copy "$bootstrap/LICENSE" "$vendor/bootstrap/LICENSE"
 # comment or browsers' dev tools ask for a file that does not exist.
 sed -i '/sourceMappingURL=/d' "$vendor/bootstrap/bootstrap.min.css"
 
+# The "popular" build: the core plus the plugins the pickers use (remove_button among them).
+tom_select="$(fetch tom-select "$TOM_SELECT_VERSION")"
+copy "$tom_select/dist/js/tom-select.popular.min.js" "$vendor/tom-select/tom-select.popular.min.js"
+copy "$tom_select/dist/css/tom-select.bootstrap5.min.css" "$vendor/tom-select/tom-select.bootstrap5.min.css"
+copy "$tom_select/LICENSE" "$vendor/tom-select/LICENSE"
+sed -i '/sourceMappingURL=/d' "$vendor/tom-select/tom-select.popular.min.js" \
+    "$vendor/tom-select/tom-select.bootstrap5.min.css"
+
 cat > "$vendor/README.md" <<MD
 # Vendored front-end files
 
@@ -56,8 +65,10 @@ the files below); bump a version there, never edit these files by hand.
 |---|---|---|---|
 | [htmx.org](https://www.npmjs.com/package/htmx.org) | $HTMX_VERSION | \`htmx/htmx.min.js\` | 0BSD — \`htmx/LICENSE\` |
 | [bootstrap](https://www.npmjs.com/package/bootstrap) | $BOOTSTRAP_VERSION | \`bootstrap/bootstrap.min.css\` | MIT — \`bootstrap/LICENSE\` |
+| [tom-select](https://www.npmjs.com/package/tom-select) | $TOM_SELECT_VERSION | \`tom-select/tom-select.popular.min.js\`, \`tom-select/tom-select.bootstrap5.min.css\` | Apache-2.0 — \`tom-select/LICENSE\` |
 
-\`bootstrap.min.css\` has its \`sourceMappingURL\` comment removed (the map is not vendored).
+\`bootstrap.min.css\` and the Tom Select files have their \`sourceMappingURL\` comments removed (the
+maps are not vendored). Tom Select is started by \`static/js/pickers.js\` (ours).
 MD
 
-echo "vendored htmx.org@$HTMX_VERSION and bootstrap@$BOOTSTRAP_VERSION into $vendor"
+echo "vendored htmx.org@$HTMX_VERSION, bootstrap@$BOOTSTRAP_VERSION and tom-select@$TOM_SELECT_VERSION into $vendor"

@@ -70,7 +70,9 @@ class ApprovalFlowFactory(DjangoModelFactory):
     channel_email = True
     channel_sms = False
     reminder_after = timedelta(hours=1)
+    # Like the demo's Sales approvals; a flow made without these has no timeout.
     timeout_after = timedelta(hours=24)
+    timeout_action = ApprovalFlow.TimeoutAction.AUTO_APPROVE
 
 
 class ApprovalLevelFactory(DjangoModelFactory):

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from agenwork.templatetags.agenwork_tags import absolute, connector_label, relative, when
-from agenwork.widgets import QuickSelect
+from agenwork.widgets import QuickSelect, QuickSelectMultiple
 from connectors.models import Connector
 from requests_app.models import AccessRequest
 from tests.factories import ConnectorFactory, PersonFactory, ToolFactory, make_request
@@ -82,6 +82,28 @@ def test_quick_select_selects_one_option_only_as_django_does():
     drawn = str(quick_form({"choice": "a"})["choice"])
     assert drawn.count(" selected") == 1
     assert parse_html(drawn) == parse_html(str(django_form({"choice": "a"})["choice"]))
+
+
+@pytest.mark.parametrize(
+    "data", [None, {}, {"choice": ["github"]}, {"choice": ["github", "a&b", "none"]}, {"x": "1"}]
+)
+def test_quick_select_multiple_draws_what_djangos_select_multiple_draws(data):
+    class DjangoForm(forms.Form):
+        choice = forms.MultipleChoiceField(
+            choices=CHOICES, required=False, widget=forms.SelectMultiple(attrs={"size": 4})
+        )
+
+    class QuickForm(forms.Form):
+        choice = forms.MultipleChoiceField(
+            choices=CHOICES, required=False, widget=QuickSelectMultiple(attrs={"size": 4})
+        )
+
+    drawn = str(QuickForm(data)["choice"])
+    assert parse_html(drawn) == parse_html(str(DjangoForm(data)["choice"]))
+    assert " multiple" in drawn
+    chosen = (data or {}).get("choice", [])
+    assert drawn.count(" selected") == len(chosen)
+    assert "<script>" not in drawn
 
 
 # --- dates and connector labels ---------------------------------------------------------------

@@ -47,6 +47,14 @@
     }
     if (event.target.matches("[data-select-all], input[name=ids], [data-bulk-scope]")) countSelected();
   });
+  // htmx keeps a copy of the page for the back button. A style="" that a browser extension or a
+  // screenshot tool set on an element would come back as an inline style the CSP refuses (one
+  // console error per element), so the copy keeps none; our own pages never carry one. In
+  // serialized HTML every "<" opens a tag and quotes inside values are &quot;: only attributes match.
+  document.addEventListener("htmx:historyItemCreated", function (event) {
+    var item = event.detail.item;
+    item.content = item.content.replace(/(<[a-zA-Z][^>]*?)\sstyle="[^"]*"/g, "$1");
+  });
   document.addEventListener("htmx:responseError", function (event) {
     var toast = document.getElementById("toast");
     var xhr = event.detail.xhr;

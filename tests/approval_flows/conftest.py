@@ -48,3 +48,13 @@ def queue(dana) -> Callable[..., Notification | None]:
         return notification_queue(**fields)
 
     return _queue
+
+
+@pytest.fixture
+def people(security_group) -> dict[str, Person]:
+    """Mia and Eve in the Security group, Finn in none: the approvers of the flow form tests."""
+    mia = PersonFactory(name="Mia Chen", email="mia@example.com")
+    eve = PersonFactory(name="Eve Stone", email="eve@example.com")
+    finn = PersonFactory(name="Finn Moss", email="finn@example.com")
+    security_group.members.add(mia, eve)
+    return {"mia": mia, "eve": eve, "finn": finn}

@@ -133,7 +133,12 @@ def test_create_trims_the_name(people, security):
         ({"levels": []}, "levels", "at least one level"),
         ({"min_approvals": 0}, "min_approvals", "Ask for 1 to 100 approvals."),
         ({"min_approvals": 3}, "min_approvals", "Level 1 reaches only 2 active approvers"),
-        ({"timeout_after": None}, "timeout_after", "Say when a request times out."),
+        ({"timeout_after": None}, "timeout_after", "Say when an undecided request is denied."),
+        (
+            {"timeout_after": None, "timeout_action": ApprovalFlow.TimeoutAction.AUTO_APPROVE},
+            "timeout_after",
+            "Say when an undecided request is auto-approved.",
+        ),
         ({"timeout_after": timedelta(0)}, "timeout_after", "between 1 minute and 365 days"),
         ({"reminder_after": 30 * HOUR}, "reminder_after", "Remind before the timeout"),
         ({"reminder_after": None}, "reminder_repeat", "Set when the first reminder"),
@@ -151,6 +156,14 @@ def test_invalid_flow_is_refused_field_by_field_and_stores_nothing(
         approval_flow_create(data=two_levels(people, security, **overrides))
     assert message in " ".join(caught.value.message_dict[field])
     assert stored() == before
+
+
+def test_a_flow_made_without_timing_waits_for_a_person(people, security):
+    data = FlowData(name="Plain", levels=[LevelData(groups=[security])])
+    flow = approval_flow_create(data=data)
+    assert (flow.timeout_after, flow.timeout_action) == (None, ApprovalFlow.TimeoutAction.EXPIRE)
+    assert ApprovalFlow().timeout_after is None  # the model's own default, too
+    assert ApprovalFlow().timeout_action == ApprovalFlow.TimeoutAction.EXPIRE
 
 
 def test_a_level_with_only_backups_is_refused(people, security):

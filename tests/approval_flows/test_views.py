@@ -21,7 +21,6 @@ from tests.factories import (
     ApprovalFlowFactory,
     ApprovalLevelFactory,
     GroupFactory,
-    PersonFactory,
     PolicyFactory,
 )
 
@@ -91,15 +90,6 @@ def row_html(response, name: str) -> str:
 
 def errors(response) -> list[str]:
     return re.findall(r'class="text-danger small field-error"[^>]*>([^<]+)<', html(response))
-
-
-@pytest.fixture
-def people(security_group):
-    mia = PersonFactory(name="Mia Chen", email="mia@example.com")
-    eve = PersonFactory(name="Eve Stone", email="eve@example.com")
-    finn = PersonFactory(name="Finn Moss", email="finn@example.com")
-    security_group.members.add(mia, eve)
-    return {"mia": mia, "eve": eve, "finn": finn}
 
 
 @pytest.fixture
@@ -487,7 +477,10 @@ def test_next_on_the_last_step_saves(admin_client, people, security_group):
             "Level 1 reaches only 2 active approvers: ask for 2 or fewer, or add approvers.",
         ),
         ({"min_approvals": "0"}, 3, "Ensure this value is greater than or equal to 1."),
-        ({"timeout_after": ""}, 4, "This field is required."),
+        ({"timeout_after": ""}, 4, "Say when an undecided request is denied."),
+        ({"timeout_after": "", "timeout_action": "expire"}, 4, "Say when an undecided request"),
+        ({"timeout_action": "wait"}, 4, "Choose what happens after this time"),
+        ({"timeout_action": "shrug"}, 4, "Select a valid choice."),
         ({"timeout_after": "two"}, 4, "Enter a whole number."),
         ({"escalate_after": "3", "escalate_after_unit": "days"}, 4, "Escalate before the timeout"),
         ({"level_count": "1", "level_2_people": None}, 4, "Escalation needs a second level"),

@@ -91,18 +91,32 @@ def problems() -> Problems:
     return Problems()
 
 
-@pytest.fixture
-def page(browser, live_server, settings, problems) -> Iterator[object]:
-    """A fresh browser tab (own cookies) on the live server."""
+def _static_from_source(settings) -> None:
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture
+def page(browser, live_server, settings, problems) -> Iterator[object]:
+    """A fresh browser tab (own cookies) on the live server."""
+    _static_from_source(settings)
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1400, "height": 900})
     context.set_default_timeout(TIMEOUT_MS)
     tab = context.new_page()
     problems.watch(tab)
     yield tab
+    context.close()
+
+
+@pytest.fixture
+def plain_page(browser, live_server, settings) -> Iterator[object]:
+    """A tab with JavaScript off, as some people browse: the console must work there too."""
+    _static_from_source(settings)
+    context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
+    context.set_default_timeout(TIMEOUT_MS)
+    yield context.new_page()
     context.close()
 
 
@@ -140,3 +154,26 @@ def open_as_admin(page, log_in) -> Callable[[str], None]:
         page.goto(path)
 
     return open_as_admin
+
+
+@pytest.fixture
+def pick(page) -> Callable[..., None]:
+    """Choose in a people or group picker as a person does: type part of a name, click the match.
+
+    `scope` holds the picker (the panel, a level); `label` is the list's label; the option whose
+    text contains `chosen` must be offered, and ends as a removable chip.
+    """
+    from playwright.sync_api import expect
+
+    def pick(scope, label: str, typed: str, chosen: str) -> None:
+        box = scope.get_by_role("combobox", name=label)
+        control = box.locator("xpath=..")  # the picker's box: its chips and the search input
+        # Focus as the Tab key gives it (a click in the middle of the box may land on a chip,
+        # which selects the chip instead).
+        box.focus()
+        box.press_sequentially(typed)
+        offered = page.locator(f"#{box.get_attribute('aria-controls')}")
+        offered.get_by_role("option", name=chosen).click()
+        expect(control.locator(".item", has_text=chosen).locator(".remove")).to_be_visible()
+
+    return pick

@@ -9,6 +9,7 @@ import pytest
 
 from approval_flows.models import ApprovalFlow
 from audit.models import AuditEntry
+from directory.models import Person
 
 # Without Playwright the whole module skips locally; in CI the junit check fails on any skip.
 expect = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[dev]'").expect
@@ -28,7 +29,7 @@ def next_step(panel, title: str) -> None:
 
 
 def test_create_a_flow_through_the_panel_and_see_it_in_the_table(
-    page, open_as_admin, demo, problems
+    page, open_as_admin, demo, pick, problems
 ):
     open_as_admin("/approval-flows/")
     expect(page.locator("h1")).to_have_text("Approval flows")
@@ -49,15 +50,17 @@ def test_create_a_flow_through_the_panel_and_see_it_in_the_table(
     expect(panel.locator("fieldset.step:not([hidden]) > legend")).to_contain_text("Channels")
     panel.get_by_label("SMS", exact=True).check()
     next_step(panel, "Approvers")
-    panel.locator("#id_level_1_people").select_option(label="Ben Kim · ben@example.com")
+    pick(panel.locator("#level-1"), "People", "ben", "Ben Kim · ben@example.com")
     panel.get_by_role("button", name="Add level").click()
     expect(panel.locator("#level-2")).to_be_visible()
-    panel.locator("#id_level_2_groups").select_option(label="Security")
+    pick(panel.locator("#level-2"), "Groups", "secu", "Security")
     next_step(panel, "Timing")
     panel.get_by_label("Escalate to the next level after").fill("2")
+    # No outcome unless one is chosen, with its time.
+    expect(panel.get_by_label("Keep waiting")).to_be_checked()
+    panel.get_by_label("Deny").check()
     panel.get_by_label("Time out after").fill("1")
     panel.locator("#id_timeout_after_1").select_option("days")
-    panel.get_by_label("Deny").check()
     panel.get_by_role("button", name="Save flow").click()
 
     expect(panel).to_contain_text("Created the flow “Engineering deploys”.")
@@ -81,6 +84,36 @@ def test_create_a_flow_through_the_panel_and_see_it_in_the_table(
     assert entry.after["levels"][1]["groups"] == ["Security"]
     # The refused first Next answered 400, which Chromium logs; nothing else went wrong.
     assert [e for e in problems.errors if "status of 400 (Bad Request)" not in e] == []
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (390, 844)], ids=["desktop", "phone"])
+def test_approvers_are_found_by_typing_part_of_a_name_and_saved(
+    page, open_as_admin, demo, pick, problems, size
+):
+    Person.objects.bulk_create(
+        Person(name=f"Colleague {i:03d}", email=f"colleague{i:03d}@example.com") for i in range(300)
+    )
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    open_as_admin("/approval-flows/")
+    row(page, "Sales approvals").locator(".flow-link").click()
+    panel = page.locator("#panel")
+    panel.get_by_role("link", name="Edit").click()
+    panel.get_by_role("button", name="Approvers").click()
+    expect(panel.locator("fieldset.step:not([hidden]) > legend")).to_contain_text("Approvers")
+    level = panel.locator("#level-1")
+    expect(level.locator(".field-level_1_groups .ts-control .item")).to_contain_text(["Security"])
+    pick(level, "People", "levi", "Dana Levi · dana@example.com")
+    pick(level, "Backup approvers", "ben@ex", "Ben Kim · ben@example.com")
+    pick(level, "Backup approvers", "colleague 07", "Colleague 007 · colleague007@example.com")
+    panel.get_by_role("button", name="Save flow").first.click()
+
+    expect(panel).to_contain_text("Saved the flow “Sales approvals”.")
+    level = ApprovalFlow.objects.get(name="Sales approvals").levels.get()
+    assert [p.email for p in level.people.all()] == ["dana@example.com"]
+    assert [g.name for g in level.groups.all()] == ["Security"]
+    backups = sorted(p.email for p in level.backup_people.all())
+    assert backups == ["ben@example.com", "colleague007@example.com"]
+    assert problems.errors == []
 
 
 def test_deleting_a_flow_in_use_is_refused_with_what_uses_it(page, open_as_admin, demo, problems):
