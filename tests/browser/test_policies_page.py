@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.db.models import Q
 from playwright.sync_api import expect
 
 from audit.models import AuditEntry
@@ -35,7 +36,8 @@ def test_create_a_policy_in_the_panel_and_see_it_in_the_table(
 ):
     open_as_admin("/policies/")
     expect(page.locator("h1")).to_have_text("Policies")
-    expect(page.locator(ROWS)).to_have_count(5)
+    before = Policy.objects.count()
+    expect(page.locator(ROWS)).to_have_count(before)
     mark_document(page)
 
     page.get_by_role("link", name="Create policy").click()
@@ -53,7 +55,7 @@ def test_create_a_policy_in_the_panel_and_see_it_in_the_table(
 
     expect(panel).to_contain_text("Created the policy “Ben reads GitHub”.")
     expect(panel.locator(".policy-name")).to_have_text("Ben reads GitHub")
-    expect(page.locator(ROWS)).to_have_count(6)
+    expect(page.locator(ROWS)).to_have_count(before + 1)
     new_row = row(page, "Ben reads GitHub")
     expect(new_row).to_contain_text("1 user")
     expect(new_row).to_contain_text("github_repos_list")
@@ -208,7 +210,7 @@ def test_delete_asks_for_confirmation_first(page, open_as_admin, demo):
 
     panel.get_by_role("button", name="Delete policy").click()
     expect(panel).to_contain_text("Deleted the policy “Engineering uses GitHub”.")
-    expect(page.locator(ROWS)).to_have_count(4)
+    expect(page.locator(ROWS)).to_have_count(Policy.objects.count())
     expect(row(page, "Engineering uses GitHub")).to_have_count(0)
     assert_not_reloaded(page)
     assert not Policy.objects.filter(name="Engineering uses GitHub").exists()
@@ -219,7 +221,11 @@ def test_search_and_action_filter_without_a_reload(page, open_as_admin, demo):
     mark_document(page)
     page.locator("#id_q").fill("calendar")
     page.wait_for_url(re.compile(r"q=calendar"))
-    expect(page.locator(ROWS)).to_have_count(3)
+    expect(page.locator(ROWS)).to_have_count(
+        Policy.objects.filter(
+            Q(name__icontains="calendar") | Q(description__icontains="calendar")
+        ).count()
+    )
     page.select_option("#id_action", "deny")
     page.wait_for_url(re.compile(r"action=deny"))
     expect(page.locator(ROWS)).to_have_count(1)
