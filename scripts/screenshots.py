@@ -3,9 +3,9 @@
 Seeds a temporary SQLite database with `manage.py migrate` and `seed_demo`, starts
 `manage.py runserver` on a free port, logs in as the demo admin in headless Chromium, approves
 one request at once from its review panel (so the Dashboard has a possible rubber-stamp to show),
-and saves PNGs of the Requests page with a review panel open, the Policies page, the
-Dashboard and the Activity trail. Nothing outside the temporary folder and the output folder
-is written.
+and saves PNGs of the Requests page with a review panel open, the confirmation of a decision on
+three requests at once, the Policies page, the Dashboard, the Activity trail, and the Requests
+page on a phone. Nothing outside the temporary folder and the output folder is written.
 """
 
 from __future__ import annotations
@@ -32,7 +32,15 @@ LAUNCH_ARGS = [
 # The demo admin that `make run` prints (requests_app/demo/scenario.py).
 LOGIN = ("admin", "agenwork-demo")
 VIEWPORT = {"width": 1440, "height": 900}
-SHOTS = ("requests.png", "policies.png", "dashboard.png", "activity.png")
+SHOTS = (
+    "requests.png",
+    "policies.png",
+    "dashboard.png",
+    "activity.png",
+    "requests-bulk.png",
+    "requests-phone.png",
+)
+PHONE = {"width": 390, "height": 844}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -109,6 +117,12 @@ def shoot(base: str, out: Path) -> list[Path]:
         rows.first.click()
         page.locator("#panel button", has_text="Approve for user").wait_for()
         page.screenshot(path=out / SHOTS[0])
+        page.goto(f"{base}/requests/")
+        for box in page.locator("input[name=ids]").all()[2:5]:
+            box.check()
+        page.get_by_role("button", name="Approve…").click()
+        page.locator("#panel [data-bulk-confirm]").wait_for()
+        page.screenshot(path=out / SHOTS[4])
         page.goto(f"{base}/policies/")
         page.screenshot(path=out / SHOTS[1])
         page.goto(f"{base}/activity/")
@@ -117,6 +131,9 @@ def shoot(base: str, out: Path) -> list[Path]:
         page.set_viewport_size({"width": VIEWPORT["width"], "height": 1380})
         page.goto(f"{base}/")
         page.screenshot(path=out / SHOTS[2])
+        page.set_viewport_size(PHONE)
+        page.goto(f"{base}/requests/")
+        page.screenshot(path=out / SHOTS[5])
         browser.close()
     return [out / name for name in SHOTS]
 
