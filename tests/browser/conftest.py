@@ -135,6 +135,28 @@ def log_in(page) -> Callable[[str], None]:
 
 
 @pytest.fixture
+def enter_as(page, live_server) -> Callable[[str], None]:
+    """Sign a login in without the form: its session cookie, made by Django's test client.
+
+    For tests about pages rather than about logging in: it saves the login form and the
+    Dashboard it leads to on every test.
+    """
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    def enter_as(username: str) -> None:
+        client = Client()
+        client.force_login(get_user_model().objects.get(username=username))
+        cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+        page.context.add_cookies(
+            [{"name": cookie.key, "value": cookie.value, "url": live_server.url}]
+        )
+
+    return enter_as
+
+
+@pytest.fixture
 def demo(admin_user):
     """The demo scenario (people, connectors, policies, flows, requests), with fresh snapshots."""
     from policies.snapshot import clear_snapshot_cache

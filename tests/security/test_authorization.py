@@ -14,6 +14,7 @@ from django.test import Client
 from django.urls import include, path
 
 from tests.security.url_table import (
+    CACHEABLE,
     MISSING_HELP,
     ROUTES,
     Redirect,
@@ -86,6 +87,8 @@ def test_each_role_gets_what_the_table_says(request, world, route, method, role)
     response = client.generic(method, url)
 
     assert_answer(response, expected, f"{method} {url} as {role}")
+    if route not in CACHEABLE:  # no browser or proxy keeps a private answer, errors included
+        assert "no-store" in response.get("Cache-Control", ""), f"{method} {url} as {role}"
     if method == "GET" or is_refusal(expected) or not entry.acts:
         assert changed_tables(before, db_fingerprint()) == [], f"{method} {url} changed rows"
 

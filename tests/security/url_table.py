@@ -124,6 +124,10 @@ def _tool(suffix: str):
 
 SCIM_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 
+# Answers that are the same for everyone and may be kept (README, Deployment), with their
+# max-age; every other answer, errors included, is `Cache-Control: no-store`.
+CACHEABLE = {"api/v1/openapi.json": 3600, "api/v1/docs/": 3600, "favicon.ico": 86400}
+
 ROUTES: dict[str, Route] = {
     # Dashboard and Activity
     "": Route(roles(LOGIN, 403, 200, 200, 200), roles(LOGIN, 405, 405, 405, 405)),
