@@ -101,6 +101,7 @@ def create_due_reminders(count: int) -> None:
                 connector=connector,
                 connector_name=connector.name,
                 first_tool_key=tool.key,
+                tool_keys=tool.key,
                 dedupe_key=f"{MARK}{n}",
                 flow=flow,
                 requested_at=CLOCK - timedelta(hours=1, minutes=1),

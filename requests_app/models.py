@@ -33,8 +33,8 @@ class AccessRequest(models.Model):
 
     - The requester's name and identifier and the connector's name are copied onto the row so
       that the Requests page sorts on an index of this table alone, never on a join.
-    - `first_tool_key` and `tool_count` likewise let the list show its Tools column without
-      reading the request's tools.
+    - `first_tool_key`, `tool_count` and `tool_keys` likewise let the list show its Tools column
+      (the first tool, and "+N" naming the others) without reading the request's tools.
     """
 
     class Status(models.TextChoices):
@@ -67,6 +67,9 @@ class AccessRequest(models.Model):
     connector_name = models.CharField(max_length=200)
     first_tool_key = models.CharField(max_length=200)
     tool_count = models.PositiveSmallIntegerField(default=1)
+    tool_keys = models.TextField(
+        blank=True, help_text="Every tool's key, in order, space-separated."
+    )
     note = models.TextField(max_length=2000, blank=True)
     agent = models.CharField(max_length=200, blank=True)
     arguments = models.JSONField(null=True, blank=True)
@@ -175,6 +178,11 @@ class AccessRequest(models.Model):
     @property
     def extra_tool_count(self) -> int:
         return max(self.tool_count - 1, 0)
+
+    @property
+    def other_tool_keys(self) -> list[str]:
+        """The keys after the first: what the list's "+N" badge names."""
+        return self.tool_keys.split()[1:]
 
 
 class RequestTool(models.Model):

@@ -54,6 +54,7 @@ def request_list(user: Any, flow_ids: list[int] | None) -> QuerySet[AccessReques
             "connector_name",
             "first_tool_key",
             "tool_count",
+            "tool_keys",
             "note",
             "status",
             "requested_at",
@@ -63,21 +64,6 @@ def request_list(user: Any, flow_ids: list[int] | None) -> QuerySet[AccessReques
             "updated_at",
         )
     )
-
-
-def hidden_tool_keys(request_ids: list[int]) -> dict[int, list[str]]:
-    """The tools after the first of each request, in order: what a "+N" badge names (one query)."""
-    if not request_ids:
-        return {}
-    keys: dict[int, list[str]] = {}
-    rows = (
-        RequestTool.objects.filter(request_id__in=request_ids, position__gt=0)
-        .order_by("request_id", "position")
-        .values_list("request_id", "tool__key")
-    )
-    for request_id, key in rows:
-        keys.setdefault(request_id, []).append(key)
-    return keys
 
 
 def _review_prefetches() -> list[Prefetch]:

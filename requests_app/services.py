@@ -159,6 +159,7 @@ def request_create(
         connector_name=connector.name,
         first_tool_key=tools[0].key,
         tool_count=len(tools),
+        tool_keys=" ".join(tool.key for tool in tools),
         note=note,
         agent=agent,
         arguments=arguments,

@@ -14,7 +14,6 @@ from django.utils.safestring import SafeString, mark_safe
 
 from agenwork.templatetags.agenwork_tags import connector_label, when
 from requests_app.models import AccessRequest
-from requests_app.selectors import hidden_tool_keys
 from requests_app.services import describe_decision
 
 SORT_ALIASES = ("name", "identifier", "connector", "requested")
@@ -87,7 +86,6 @@ class AccessRequestTable(tables.Table):
         link_head, link_tail = reverse("requests_app:detail", args=[_ANY_ID]).split(str(_ANY_ID))
         now = timezone.now()
         labels: dict[int, str] = {}
-        hidden = hidden_tool_keys([r.pk for r in records if r.extra_tool_count])
         rows = []
         for record in records:
             label = labels.get(record.connector_id)
@@ -114,14 +112,14 @@ class AccessRequestTable(tables.Table):
                 f"{name}</a></td>"
                 f'<td class="c-ident" title="{ident}">{ident}</td>'
                 f'<td class="c-connector">{label}</td>'
-                f'<td class="c-tools">{self._tools_cell(record, hidden.get(record.pk, ()))}</td>'
+                f'<td class="c-tools">{self._tools_cell(record)}</td>'
                 f'<td class="c-requested">{when(record.requested_at, now)}</td>{status}'
                 f'<td class="c-note" title="{note}">{note}</td></tr>'
             )
         return mark_safe("".join(rows))  # noqa: S308 - every value above is escaped
 
     @staticmethod
-    def _tools_cell(record: AccessRequest, hidden: list[str] | tuple[str, ...]) -> str:
+    def _tools_cell(record: AccessRequest) -> str:
         """The first tool and "+N" naming the others on hover.
 
         - The connector's prefix of the key (`google-calendar_`) is its own span, which the
@@ -136,7 +134,7 @@ class AccessRequestTable(tables.Table):
             shown = escape(key)
         badge = ""
         if record.extra_tool_count:
-            others = escape(", ".join(hidden))
+            others = escape(", ".join(record.other_tool_keys))
             badge = (
                 f'<span class="badge text-bg-light border tools-more" title="{others}">'
                 f"+{record.extra_tool_count}</span>"

@@ -186,7 +186,8 @@ class RequestGenerator:
         first_key, count = ask.template.tools[0], len(ask.template.tools)
         return (
             request_id, public_id, person.id, person.name, person.email, route.connector_id,
-            route.connector_name, first_key, count, note, rng.choice(route.agents), arguments,
+            route.connector_name, first_key, count, " ".join(ask.template.tools), note,
+            rng.choice(route.agents), arguments,
             GENERATED_PREFIX + public_id.hex, status, route.policy_id, route.flow.id,
             requested_at,
         )  # fmt: skip

@@ -25,8 +25,8 @@ from requests_app.models import AccessRequest, RequestEvent, RequestTool
 
 REQUEST_COLUMNS = (
     "id", "public_id", "requester_id", "requester_name", "requester_identifier", "connector_id",
-    "connector_name", "first_tool_key", "tool_count", "note", "agent", "arguments", "dedupe_key",
-    "status", "policy_id", "flow_id", "requested_at", "decided_at", "decided_by_id",
+    "connector_name", "first_tool_key", "tool_count", "tool_keys", "note", "agent", "arguments",
+    "dedupe_key", "status", "policy_id", "flow_id", "requested_at", "decided_at", "decided_by_id",
     "decided_by_name", "decided_via", "comment", "grant_expires_at", "consumed_at",
     "current_level", "reminders_sent", "next_reminder_at", "escalate_at", "timeout_at",
     "updated_at",
