@@ -14,7 +14,6 @@ from django.utils.safestring import SafeString, mark_safe
 
 from agenwork.templatetags.agenwork_tags import connector_label, when
 from requests_app.models import AccessRequest
-from requests_app.services import describe_decision
 
 SORT_ALIASES = ("name", "identifier", "connector", "requested")
 _ANY_ID = UUID(int=0)  # reversed once per page; each row's id goes in its place
@@ -144,7 +143,7 @@ class AccessRequestTable(tables.Table):
 
     @staticmethod
     def _status_cell(record: AccessRequest) -> str:
-        """A badge of the status and, once decided, who decided (the whole sentence on hover)."""
+        """A badge of the status and, once decided, who decided and through what."""
         badge = (
             f'<span class="badge request-status status-{record.status}">'
             f"{escape(record.get_status_display())}</span>"
@@ -152,7 +151,5 @@ class AccessRequestTable(tables.Table):
         if record.is_pending:
             return badge
         who = escape(record.decided_by_name or "the system")
-        return (
-            f'{badge}<div class="decided-by" title="{escape(describe_decision(record))}">'
-            f"by {who}</div>"
-        )
+        via = f" · {escape(record.get_decided_via_display())}" if record.decided_via else ""
+        return f'{badge}<div class="decided-by" title="by {who}{via}">by {who}{via}</div>'
