@@ -60,6 +60,9 @@ run: $(VENV)/.installed-local
 	$(RUN_ENV) $(PY) manage.py migrate --noinput
 	$(RUN_ENV) $(PY) manage.py seed_demo
 	$(RUN_ENV) $(PY) manage.py load_connector_catalog
+	@# Collected as a deployment collects them (DEBUG off, the manifest): the manage.py commands
+	@# the README shows run without DEBUG and would otherwise warn that pages cannot find them.
+	$(PY) manage.py collectstatic --noinput --verbosity 0
 	@echo
 	@echo "================================================================"
 	@echo "  agenwork is starting on  http://127.0.0.1:$(PORT)/"
