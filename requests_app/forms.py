@@ -60,7 +60,7 @@ class BulkDecisionForm(forms.Form):
     """
 
     action = forms.ChoiceField(choices=[("approve", "Approve"), ("deny", "Deny")])
-    ids = forms.CharField(required=False)
+    ids = forms.Field(required=False, widget=forms.MultipleHiddenInput)
     scope = forms.ChoiceField(
         choices=[("selected", "Selected"), ("matching", "All matching")], required=False
     )
@@ -70,7 +70,7 @@ class BulkDecisionForm(forms.Form):
     confirm = forms.BooleanField(required=False)
 
     def clean_ids(self) -> list[UUID]:
-        raw = self.data.getlist("ids") if hasattr(self.data, "getlist") else []
+        raw = self.cleaned_data["ids"] or []
         if len(raw) > BULK_LIMIT:
             raise forms.ValidationError(f"Choose at most {BULK_LIMIT} requests at once.")
         try:
