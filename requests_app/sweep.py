@@ -35,7 +35,8 @@ from directory.models import Person
 from requests_app import notify
 from requests_app.models import AccessRequest, Channel, RequestEvent, WebhookDelivery
 from requests_app.notify_bulk import notify_reminders
-from requests_app.services import SYSTEM, request_time_out
+from requests_app.outcomes import SYSTEM
+from requests_app.services import request_time_out
 
 logger = logging.getLogger(__name__)
 
