@@ -155,6 +155,7 @@ def test_without_redis_the_count_is_in_files_every_process_of_the_machine_reads(
             **shell_env(tmp_path),
             "DJANGO_SETTINGS_MODULE": "agenwork.settings",
             "SECRET_KEY": "another-process-" + "x" * 40,
+            "ENCRYPTION_KEY": "another-process-" + "y" * 40,
             "LOGIN_FAILURES_PER_USERNAME": "3",
             "LOGIN_COOLOFF_SECONDS": "600",
         },
