@@ -172,22 +172,35 @@ def test_logs_are_json_in_production_and_text_with_debug():
     )
 
 
-def test_check_deploy_passes_under_production_settings():
-    done = subprocess.run(
+def check_deploy(**values: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
         env=environment(
             SITE_URL="https://agenwork.example.com",
             DEBUG="false",
-            SECRET_KEY=secrets.token_urlsafe(64),
             ALLOWED_HOSTS="agenwork.example.com",
+            **values,
         ),
         capture_output=True,
         text=True,
         timeout=120,
     )
 
+
+def test_check_deploy_passes_under_production_settings():
+    done = check_deploy(SECRET_KEY=secrets.token_urlsafe(64))
+
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_check_deploy_warns_when_the_secret_key_also_encrypts():
+    key = secrets.token_urlsafe(64)
+
+    done = check_deploy(SECRET_KEY=key, ENCRYPTION_KEY=key)
+
+    assert done.returncode != 0
+    assert "agenwork.W004" in done.stderr and "reencrypt_secrets" in done.stderr
 
 
 def test_the_cache_is_redis_when_there_is_one_and_files_every_process_shares_otherwise(tmp_path):
