@@ -214,3 +214,30 @@ def test_concurrent_failures_on_redis_are_each_counted_exactly(redis_cache, sett
 
     assert one_short == 0
     assert 0 < login_throttle.seconds_blocked("admin", "10.0.0.9") <= 60
+
+
+class CountExpiringOnce:
+    """The cache, but the first count `add` finds is gone by the time `incr` reaches it."""
+
+    def __init__(self, real) -> None:
+        self.real, self.expired = real, False
+
+    def add(self, key: str, value: int, timeout: int) -> bool:
+        if key.endswith(":count") and not self.expired:
+            self.expired = True
+            return False
+        return self.real.add(key, value, timeout=timeout)
+
+    def __getattr__(self, name: str):
+        return getattr(self.real, name)
+
+
+def test_a_count_expiring_between_add_and_incr_starts_over_with_this_failure(monkeypatch, settings):
+    settings.LOGIN_FAILURES_PER_USERNAME = 1
+    expiring = CountExpiringOnce(cache)
+    monkeypatch.setattr(login_throttle, "cache", expiring)
+
+    login_throttle.record_failure("admin", "10.0.0.1")
+
+    assert expiring.expired
+    assert login_throttle.seconds_blocked("admin", "10.0.0.2") > 0
