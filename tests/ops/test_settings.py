@@ -264,18 +264,19 @@ def test_commands_beside_make_run_sign_and_encrypt_with_its_key(tmp_path):
     assert with_debug == without == {"SECRET_KEY": key, "ENCRYPTION_KEY": key}
 
 
-def test_a_deployment_without_secret_key_fails_at_start_even_beside_a_key_file(tmp_path):
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "ENCRYPTION_KEY"])
+def test_a_deployment_without_a_key_fails_at_start_even_beside_a_key_file(tmp_path, missing):
     make_run_var_dir(tmp_path)
 
     done = run(
         "import django; django.setup()",
         AGENWORK_VAR_DIR=str(tmp_path),
-        SECRET_KEY=None,
         DEBUG="false",
+        **{missing: None},
     )
 
     assert done.returncode != 0
-    assert "SECRET_KEY must be set when DEBUG is off" in done.stderr
+    assert f"{missing} must be set when DEBUG is off" in done.stderr
 
 
 def test_without_make_run_a_checkout_needs_a_secret_key(tmp_path):
@@ -313,20 +314,6 @@ def test_a_deployment_without_encryption_key_fails_at_start():
     assert done.returncode != 0
     assert "ENCRYPTION_KEY must be set when DEBUG is off" in done.stderr
     assert "ENCRYPTION_OLD_KEYS" in done.stderr and "reencrypt_secrets" in done.stderr
-
-
-def test_a_deployment_without_encryption_key_fails_even_beside_a_key_file(tmp_path):
-    make_run_var_dir(tmp_path)
-
-    done = run(
-        "import django; django.setup()",
-        AGENWORK_VAR_DIR=str(tmp_path),
-        ENCRYPTION_KEY=None,
-        DEBUG="false",
-    )
-
-    assert done.returncode != 0
-    assert "ENCRYPTION_KEY must be set when DEBUG is off" in done.stderr
 
 
 def test_with_debug_the_secret_key_encrypts_when_no_encryption_key_is_set():
