@@ -91,10 +91,6 @@ class CompiledQuery:
             setattr(instance, name, row[position])
         return instance
 
-    def sql(self, using: str | None = None) -> str:
-        """The SQL as compiled for this database alias's vendor (for tests and EXPLAIN)."""
-        return self._compiled(connections[using or self.queryset.db]).sql
-
     def _run(self, values: dict[str, Any]) -> tuple[str, _Compiled, list[tuple[Any, ...]]]:
         alias = self.queryset.db
         connection = connections[alias]
