@@ -19,6 +19,7 @@ from django_tables2 import LazyPaginator, Table
 from agenwork.roles import is_admin
 
 PAGE_SIZES = (25, 50, 100)
+MAX_PAGE = 10**9
 
 
 def int_param(request: HttpRequest, name: str) -> int | None:
@@ -160,8 +161,10 @@ def paginate_table(
     number = int_param(request, "page") or 0
     if raw_page and number < 1:
         notices.append(f"Ignored page “{raw_page[:20]}”.")
+    # Any page past MAX_PAGE is past the end, and its OFFSET would overflow PostgreSQL's bigint.
+    page = min(max(number, 1), MAX_PAGE)
     try:
-        table.paginate(paginator_class=paginator_class, per_page=per_page, page=max(number, 1))
+        table.paginate(paginator_class=paginator_class, per_page=per_page, page=page)
     except EmptyPage:
         notices.append(f"Page {number} is past the end of this list.")
         lazy = isinstance(table.paginator, LazyPaginator)
