@@ -243,6 +243,19 @@ class AdminListMixin(ConsoleListMixin):
         return super().dispatch(request, *args, **kwargs)
 
 
+def row_menu(name: str, *, edit_url: str, delete_url: str) -> SafeString:
+    """A row's ⋯ menu: Edit and Delete, each opening in the side panel."""
+    return format_html(
+        '<details class="dropdown row-menu">'
+        '<summary class="btn btn-sm btn-light border" aria-label="Actions for {}">⋯</summary>'
+        '<div class="dropdown-menu dropdown-menu-end show" data-bs-popper="static">{}{}</div>'
+        "</details>",
+        name,
+        panel_link(edit_url, "Edit", "dropdown-item"),
+        panel_link(delete_url, "Delete", "dropdown-item text-danger"),
+    )
+
+
 def tool_cell(first_key: str, other_keys: Sequence[str], *, prefix: str = "") -> SafeString:
     """A list's Tools cell: the first tool's key and a "+N" badge naming the others on hover.
 

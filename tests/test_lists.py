@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from django.test import RequestFactory
@@ -13,16 +12,6 @@ from agenwork.lists import partial_template, swaps_part, tool_cell
 from tests.factories import ConnectorFactory, PolicyFactory, ToolFactory, make_request
 
 HOSTILE = "<script>alert('x')</script> & \"quoted\""
-
-
-@pytest.fixture(autouse=True)
-def _static_without_manifest(settings):
-    """`make test` runs collectstatic first; a bare pytest run resolves {% static %} from source."""
-    if not (Path(settings.STATIC_ROOT) / "staticfiles.json").exists():
-        settings.STORAGES = {
-            **settings.STORAGES,
-            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-        }
 
 
 def htmx_get(**headers: str):
