@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import JsonResponse
+from django.http import HttpResponse
+
+from api.contract import Error, ErrorBody
 
 
 class ApiError(Exception):
@@ -20,11 +22,14 @@ class ApiError(Exception):
         self.details = details
 
 
-def error_response(error: ApiError) -> JsonResponse:
-    body: dict[str, Any] = {"code": error.code, "message": error.message}
-    if error.details:
-        body["details"] = error.details
-    response = JsonResponse({"error": body}, status=error.status)
+def error_response(error: ApiError) -> HttpResponse:
+    """The error's answer: its status, and the body the Error model describes."""
+    body = ErrorBody(code=error.code, message=error.message, details=error.details or None)
+    response = HttpResponse(
+        Error(error=body).model_dump_json(exclude_none=True),
+        status=error.status,
+        content_type="application/json",
+    )
     if error.status == 401:
         response["WWW-Authenticate"] = 'Bearer realm="agenwork"'
     if error.status == 503:

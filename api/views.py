@@ -16,6 +16,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.csrf import csrf_exempt
 
 from api.auth import key_and_snapshot_version
+from api.contract import Decision, RequestRef, ToolDecision
 from api.errors import ApiError, error_response
 from api.openapi import openapi_document
 from api.validation import parse_decision_body
@@ -126,18 +127,19 @@ def _own_request(api_key: ApiKey, public_id: str) -> AccessRequest:
 
 
 @api_endpoint("POST")
-def decisions(request: HttpRequest, api_key: ApiKey) -> JsonResponse:
+def decisions(request: HttpRequest, api_key: ApiKey) -> HttpResponse:
     """Decide a tool call: allow, deny, step_up or approval_required (with its request)."""
     data = parse_decision_body(_json_body(request))
+    step_up_at = data.step_up.authenticated_at if data.step_up else None
     call = Call(
-        user=data.user, connector=data.connector, tools=data.tools, step_up_at=data.step_up_at
+        user=data.user, connector=data.connector, tools=tuple(data.tools), step_up_at=step_up_at
     )
     try:
         outcome = decide_call(
             call=call,
             api_key=api_key,
-            note=data.note,
-            agent=data.agent,
+            note=data.note or "",
+            agent=data.agent or "",
             arguments=data.arguments,
             snapshot_version=api_key.snapshot_version,
         )
@@ -146,31 +148,27 @@ def decisions(request: HttpRequest, api_key: ApiKey) -> JsonResponse:
     except UnknownTool as exc:
         raise ApiError(422, "unknown_tool", str(exc), {"tools": list(exc.keys)}) from exc
     decision, access_request = outcome.decision, outcome.access_request
-    return JsonResponse(
-        {
-            "decision": decision.decision,
-            "reason_code": decision.reason_code,
-            "reason": decision.reason,
-            "tools": [
-                {
-                    "tool": t.tool,
-                    "decision": t.decision,
-                    "policy_id": t.policy_id,
-                    "reason_code": t.reason_code,
-                }
-                for t in decision.tools
-            ],
-            "request": (
-                {
-                    "id": str(access_request.public_id),
-                    "status": access_request.status,
-                    **request_urls(access_request),
-                }
-                if access_request
-                else None
-            ),
-        }
+    answer = Decision(
+        decision=decision.decision,
+        reason_code=decision.reason_code,
+        reason=decision.reason,
+        tools=[
+            ToolDecision(
+                tool=t.tool, decision=t.decision, policy_id=t.policy_id, reason_code=t.reason_code
+            )
+            for t in decision.tools
+        ],
+        request=(
+            RequestRef(
+                id=access_request.public_id,
+                status=access_request.status,
+                **request_urls(access_request),
+            )
+            if access_request
+            else None
+        ),
     )
+    return HttpResponse(answer.model_dump_json(), content_type="application/json")
 
 
 @api_endpoint("GET")
