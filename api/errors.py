@@ -6,10 +6,14 @@ from typing import Any
 
 from django.http import HttpResponse
 
+from agenwork.endpoints import Refusal
 from api.contract import Error, ErrorBody
 
+# The codes of the refusals every endpoint makes alike (agenwork.endpoints).
+CODES = {401: "unauthorized", 405: "method_not_allowed", 500: "internal_error", 503: "unavailable"}
 
-class ApiError(Exception):
+
+class ApiError(Refusal):
     """An error the API answers with its status and code; nothing has been stored."""
 
     def __init__(
@@ -20,6 +24,13 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.details = details
+
+    @classmethod
+    def of(cls, status: int, message: str) -> ApiError:
+        return cls(status, CODES[status], message)
+
+    def response(self) -> HttpResponse:
+        return error_response(self)
 
 
 def error_response(error: ApiError) -> HttpResponse:
