@@ -20,10 +20,11 @@ RUN python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml
         > /tmp/requirements.txt \
     && pip install -r /tmp/requirements.txt
 
-# collectstatic needs settings, not secrets or a database: a throw-away key for the build only.
+# collectstatic needs settings, not secrets or a database: throw-away keys for the build only.
 COPY . .
 RUN pip install --no-deps . \
-    && SECRET_KEY=collectstatic-only-not-a-real-key DEBUG=false python manage.py collectstatic --noinput \
+    && SECRET_KEY=collectstatic-only-not-a-real-key ENCRYPTION_KEY=collectstatic-only-not-a-real-key \
+       DEBUG=false python manage.py collectstatic --noinput \
     && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin agenwork \
     && mkdir -p /app/var/mail /app/var/broker /app/var/broker-processed /app/var/broker-control \
     && chown -R agenwork:agenwork /app/var

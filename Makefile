@@ -24,6 +24,7 @@ DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/agenwork
 REDIS_URL ?= redis://127.0.0.1:6379/0
 TEST_ENV = DATABASE_URL='$(DATABASE_URL)' REDIS_URL='$(REDIS_URL)' \
 	SECRET_KEY='test-only-secret-key-not-for-any-deployment-0123456789' DEBUG=false \
+	ENCRYPTION_KEY='test-only-encryption-key-not-for-any-deployment-0123' \
 	STATIC_ROOT="$$PWD/var/staticfiles"
 
 # make run: settings' defaults (SQLite, filesystem broker, file cache, mail files, all under var/)

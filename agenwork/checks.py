@@ -4,6 +4,7 @@
   `collectstatic` writes; without it (or with files it does not list) a page is a 500.
 - `manage.py check`, `migrate` and `runserver` show these; gunicorn runs no system checks, so
   `agenwork.wsgi` logs them as errors when a web worker starts.
+- `check --deploy` also warns when ENCRYPTION_KEY is SECRET_KEY: then neither rotates alone.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from django.apps import apps
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.contrib.staticfiles.storage import ManifestFilesMixin, staticfiles_storage
-from django.core.checks import CheckMessage, register
+from django.core.checks import CheckMessage, Tags, register
 from django.core.checks import Warning as CheckWarning
 
 logger = logging.getLogger("agenwork.deploy")
@@ -45,6 +46,19 @@ def static_files_collected(app_configs: Any = None, **kwargs: Any) -> list[Check
         problem = f"{len(missing)} static files are newer than the last collectstatic ({names})"
         return [_warning("agenwork.W003", problem)]
     return []
+
+
+@register(Tags.security, deploy=True)
+def encryption_key_of_its_own(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """A warning when the stored secrets are encrypted with the signing key."""
+    if settings.ENCRYPTION_KEY != settings.SECRET_KEY:
+        return []
+    hint = (
+        "Set a new ENCRYPTION_KEY, put the current one in ENCRYPTION_OLD_KEYS and run "
+        "`python manage.py reencrypt_secrets`."
+    )
+    problem = "ENCRYPTION_KEY is SECRET_KEY: rotating either would make stored secrets unreadable."
+    return [CheckWarning(problem, hint=hint, id="agenwork.W004")]
 
 
 def _warning(check_id: str, problem: str) -> CheckWarning:

@@ -3,10 +3,11 @@
 - `python -m agenwork.embedded` (the first step of `make run`) creates the folders and, once, the
   key file: a random key, mode 0600, never overwritten. The web server, the worker, beat and any
   `manage.py` command started from the checkout then sign with one key, and encrypt with it
-  (ENCRYPTION_KEY falls back to SECRET_KEY): a webhook secret stored by `create_api_key` is one
-  the worker can read.
+  (settings make it ENCRYPTION_KEY too): a webhook secret stored by `create_api_key` is one the
+  worker can read.
 - Settings read the file only when SECRET_KEY is unset and DATABASE_URL is too (the embedded
-  SQLite under VAR_DIR): a real deployment without SECRET_KEY still fails at start.
+  SQLite under VAR_DIR): a real deployment without SECRET_KEY or ENCRYPTION_KEY still fails at
+  start.
 - Django is not configured when settings import this module: only `main` reads settings.
 """
 

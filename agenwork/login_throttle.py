@@ -4,7 +4,9 @@
   address limit is higher, since an office shares one address. Reaching a limit blocks that
   username or address until LOGIN_COOLOFF_SECONDS have passed since its last failure: a cool-off,
   never a permanent lock. A blocked attempt is not even checked.
-- Counts live in the cache (Redis in production, shared by every web process).
+- Counts live in the cache (Redis in production, shared by every web process), counted with the
+  cache's `add` and `incr` (atomic on Redis), so concurrent failures are each counted. A count
+  expires LOGIN_COOLOFF_SECONDS after its last failure: a stale count starts over.
 - A successful login clears its username's count.
 """
 
@@ -50,26 +52,41 @@ def seconds_blocked(username: str, address: str) -> int:
     now, wait = clock(), 0.0
     cooloff = settings.LOGIN_COOLOFF_SECONDS
     for key, limit in _keys(username, address):
-        state = cache.get(key)
-        if state and state["count"] >= limit and now < state["last"] + cooloff:
-            wait = max(wait, state["last"] + cooloff - now)
+        found = cache.get_many([f"{key}:count", f"{key}:last"])
+        count, last = found.get(f"{key}:count", 0), found.get(f"{key}:last")
+        if last is not None and count >= limit and now < last + cooloff:
+            wait = max(wait, last + cooloff - now)
     return math.ceil(wait)
 
 
 def record_failure(username: str, address: str) -> None:
-    """Count one failure for the username and for the address (a stale count starts over)."""
+    """Count one failure for the username and for the address, and when it happened."""
     now, cooloff = clock(), settings.LOGIN_COOLOFF_SECONDS
     for key, _limit in _keys(username, address):
-        state = cache.get(key)
-        if not state or now >= state["last"] + cooloff:
-            state = {"count": 0, "last": now}
-        state = {"count": state["count"] + 1, "last": now}
-        cache.set(key, state, timeout=cooloff + 60)
+        _count_one(f"{key}:count", timeout=cooloff)
+        cache.set(f"{key}:last", now, timeout=cooloff)
+
+
+def _count_one(key: str, *, timeout: int) -> None:
+    """Add one to the count at `key` without reading it first; it then lives `timeout` seconds.
+
+    - `add` creates the count only when it is missing; `incr` adds to it atomically (on Redis).
+      The count may expire between the two: then it starts over, created by the next `add`.
+    - `incr` keeps (Redis) or resets (file cache) the expiry: `touch` sets it from this failure.
+    """
+    while not cache.add(key, 1, timeout=timeout):
+        try:
+            cache.incr(key)
+            break
+        except ValueError:  # expired since the add found it
+            continue
+    cache.touch(key, timeout=timeout)
 
 
 def clear_failures(username: str) -> None:
     """A successful login forgets the username's failures."""
-    cache.delete(_keys(username, "")[0][0])
+    key = _keys(username, "")[0][0]
+    cache.delete_many([f"{key}:count", f"{key}:last"])
 
 
 class ThrottledLoginMixin:

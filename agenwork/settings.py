@@ -73,17 +73,33 @@ def env_list(name: str, default: list[str]) -> list[str]:
 DEBUG = env_bool("DEBUG", False)
 
 SECRET_KEY = env_str("SECRET_KEY")
+_make_run_key = ""
 if not SECRET_KEY and not env_or_file("DATABASE_URL"):
     # The embedded setup (SQLite under VAR_DIR): the key `make run` keeps there, so its processes
     # and any manage.py command from the checkout share one key (agenwork/embedded.py).
-    SECRET_KEY = read_secret_key(VAR_DIR)
+    SECRET_KEY = _make_run_key = read_secret_key(VAR_DIR)
+# Anything else is a deployment, which must bring its own keys.
+_development = DEBUG or bool(_make_run_key) or os.environ.get("AGENWORK_ALLOW_DEV_SECRET") == "1"
 if not SECRET_KEY:
-    if not DEBUG and os.environ.get("AGENWORK_ALLOW_DEV_SECRET") != "1":
+    if not _development:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
     SECRET_KEY = "agenwork-development-only-key-never-use-in-production-0123456789"  # noqa: S105
 
-# Encrypts secrets the app reads back (webhook and client secrets); SECRET_KEY if unset.
-ENCRYPTION_KEY = env_str("ENCRYPTION_KEY") or SECRET_KEY
+# Encrypts the secrets the app reads back (agenwork/crypto.py). A key of its own in a deployment,
+# so that SECRET_KEY and it rotate apart; in development SECRET_KEY serves (under `make run`, its
+# key file: the demo's stored secrets stay readable).
+ENCRYPTION_KEY = env_str("ENCRYPTION_KEY")
+if not ENCRYPTION_KEY:
+    if not _development:
+        raise ImproperlyConfigured(
+            "ENCRYPTION_KEY must be set when DEBUG is off. Upgrading? Until now SECRET_KEY "
+            "encrypted the stored secrets: set a new ENCRYPTION_KEY, put the SECRET_KEY in "
+            "ENCRYPTION_OLD_KEYS, then run `manage.py reencrypt_secrets` (see the README)."
+        )
+    ENCRYPTION_KEY = SECRET_KEY
+# Keys of earlier rotations, comma-separated: they still decrypt, never encrypt. Emptied once
+# `manage.py reencrypt_secrets` has moved every stored secret to ENCRYPTION_KEY.
+ENCRYPTION_OLD_KEYS = env_list("ENCRYPTION_OLD_KEYS", [])
 
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 _site = urlsplit(SITE_URL)

@@ -1,27 +1,29 @@
-"""The API's key lookup: the key and the policy snapshot's version in one hand-written query.
+"""The API's key lookup: the key and the policy snapshot's version in one query.
 
-Every gateway call runs it; the ORM would compile the same query anew each time, which costs more
-CPU than PostgreSQL spends answering it.
+Every gateway call runs it, so it is compiled once (agenwork.db.CompiledQuery): compiling the
+queryset on each call cost more CPU than PostgreSQL spends answering it (the "Decisions API under
+load" benchmark, bench/bench_decisions_api.py). tests/api/test_auth.py checks it against the ORM.
 """
 
 from __future__ import annotations
 
-from functools import cache
+from django.db.models import Subquery
 
+from agenwork.db import CompiledQuery
 from gateways.models import ApiKey
 from policies.models import PolicySnapshotVersion
 
-
-@cache
-def _sql() -> str:
-    keys, versions = ApiKey._meta.db_table, PolicySnapshotVersion._meta.db_table
-    # Table names come from the models; the prefix is a parameter.
-    return (
-        f"SELECT k.*, (SELECT v.version FROM {versions} v WHERE v.id = 1) AS snapshot_version "  # noqa: S608
-        f"FROM {keys} k WHERE k.prefix = %s AND k.revoked_at IS NULL"
-    )
+KEY_AND_SNAPSHOT_VERSION = CompiledQuery(
+    lambda prefix: (
+        ApiKey.objects.filter(prefix=prefix, revoked_at__isnull=True)
+        .annotate(
+            snapshot_version=Subquery(PolicySnapshotVersion.objects.filter(pk=1).values("version"))
+        )
+        .order_by()
+    )  # prefixes are unique
+)
 
 
 def key_and_snapshot_version(prefix: str) -> ApiKey | None:
     """The unrevoked key with this prefix (prefixes are unique), its `snapshot_version` set."""
-    return next(iter(ApiKey.objects.raw(_sql(), [prefix])), None)
+    return KEY_AND_SNAPSHOT_VERSION.first(prefix=prefix)

@@ -19,8 +19,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connections, router
-
+from agenwork.db import insert_skipping_conflicts
 from agenwork.outbox import Outbox
 from approval_flows.models import Notification
 from approval_flows.transports import transport_for
@@ -82,33 +81,13 @@ def notification_queue(
         body_text=body_text,
         body_html=body_html,
     )
-    notification_id = _insert_unless_queued(row)
-    if notification_id is None:
+    inserted = insert_skipping_conflicts([row], returning=["id"])
+    if not inserted:  # queued before
         return None
+    notification_id = inserted[0][0]
     if enqueue:
         NOTIFICATIONS.enqueue_after_commit(notification_id)
     return Notification.objects.get(pk=notification_id)
-
-
-def _insert_unless_queued(row: Notification) -> int | None:
-    """INSERT … ON CONFLICT DO NOTHING RETURNING id: the new id, or None for a duplicate."""
-    alias = router.db_for_write(Notification)
-    connection = connections[alias]
-    meta = Notification._meta
-    fields = [field for field in meta.concrete_fields if not field.primary_key]
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    values = [field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields]
-    table, pk = connection.ops.quote_name(meta.db_table), connection.ops.quote_name(meta.pk.column)
-    placeholders = ", ".join(["%s"] * len(fields))
-    # Only quoted names from the model are formatted in; every value is a query parameter.
-    sql = (
-        f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"  # noqa: S608
-        f" ON CONFLICT DO NOTHING RETURNING {pk}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        found = cursor.fetchone()
-    return found[0] if found else None
 
 
 def notification_send(*, notification_id: int, now: datetime | None = None) -> str:

@@ -8,7 +8,7 @@ import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from agenwork.lists import ConsoleTable, name_cell, panel_link
+from agenwork.lists import ConsoleTable, name_cell, panel_link, row_menu
 from agenwork.templatetags.agenwork_tags import when
 from approval_flows.models import ApprovalFlow
 
@@ -67,16 +67,8 @@ class ApprovalFlowTable(ConsoleTable):
         return when(value)
 
     def render_menu(self, record: ApprovalFlow) -> str:
-        edit_url = reverse("approval_flows:edit", args=[record.pk])
-        delete_url = reverse("approval_flows:delete", args=[record.pk])
-        edit = panel_link(edit_url, "Edit", "dropdown-item")
-        delete = panel_link(delete_url, "Delete", "dropdown-item text-danger")
-        return format_html(
-            '<details class="dropdown row-menu">'
-            '<summary class="btn btn-sm btn-light border" aria-label="Actions for {}">⋯</summary>'
-            '<div class="dropdown-menu dropdown-menu-end show" data-bs-popper="static">{}{}</div>'
-            "</details>",
+        return row_menu(
             record.name,
-            edit,
-            delete,
+            edit_url=reverse("approval_flows:edit", args=[record.pk]),
+            delete_url=reverse("approval_flows:delete", args=[record.pk]),
         )

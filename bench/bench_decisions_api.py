@@ -25,7 +25,8 @@ from pathlib import Path
 
 from bench.common import Result
 
-PORT = 8099
+# Another checkout's benchmark may be running on the same host: BENCH_API_PORT moves this one.
+PORT = int(os.environ.get("BENCH_API_PORT") or 8099)
 EXTRA_POLICIES = 1000
 CONNECTIONS = 10
 TARGET_RPS = 1000.0

@@ -15,6 +15,7 @@ def setup_django() -> None:
     """Configure Django for an in-process benchmark against the benchmark database."""
     os.environ.setdefault("DATABASE_URL", BENCH_DATABASE_URL)
     os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-0123456789abcdefghijklmnop")
+    os.environ.setdefault("ENCRYPTION_KEY", "benchmark-only-encryption-key-0123456789abcdefghij")
     os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
     os.environ.setdefault("STATIC_ROOT", os.path.join("var", "bench-static"))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agenwork.settings")

@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from agenwork.lists import swaps_part
 from dashboard.charts import connectors_chart, decisions_chart, time_to_decision_chart
 from dashboard.figures import (
     RUBBER_STAMP_MS,
@@ -38,7 +39,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "pending_rows": rows[:PENDING_WIDGET_SIZE],
         "more_pending": len(rows) > PENDING_WIDGET_SIZE,
     }
-    if request.htmx and request.htmx.target == "pending-widget":  # reloaded after a decision
+    if swaps_part(request, target="pending-widget"):  # reloaded after a decision
         return render(request, "dashboard/home.html#pending_widget", widget)
     figures = dashboard_figures(Scope(flow_ids=flow_ids, user=request.user))
     return render(

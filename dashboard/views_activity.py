@@ -19,6 +19,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from agenwork.lists import partial_template
 from agenwork.roles import admin_required
 from dashboard.activity import Cursor, TrailFilter, trail_iter, trail_page
 from dashboard.filtersets import ActivityFilterForm
@@ -94,9 +95,7 @@ def activity(request: HttpRequest) -> HttpResponse:
     table.next_cursor = entries[-1].cursor.encode() if more else ""
     table.at_start = cursor is None
     context = {"table": table, "form": form, "notices": notices, "shown": len(entries)}
-    htmx = request.htmx
-    partial = htmx and not htmx.history_restore_request and htmx.target == TABLE_TARGET
-    template = "dashboard/activity.html" + ("#table" if partial else "")
+    template = partial_template(request, "dashboard/activity.html", "table", target=TABLE_TARGET)
     return render(request, template, context)
 
 

@@ -12,16 +12,16 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import EmptyPage
 from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.generic import ListView
-from django_tables2 import SingleTableMixin, Table
+from django_tables2 import SingleTableMixin
 
 from agenwork.crypto import hash_token
+from agenwork.lists import paginate_table
 from agenwork.pagination import DeferredJoinPaginator
 from agenwork.roles import admin_required as roles_admin_required
 from agenwork.roles import is_admin
@@ -59,19 +59,6 @@ class AdminRequiredMixin(LoginRequiredMixin):
         return super().dispatch(request, *args, **kwargs)
 
 
-def paginate_lazily(table: Table, request: HttpRequest, *, per_page: int) -> list[str]:
-    """Page a table from `?page=` without counting; a bad or past-the-end page shows page 1."""
-    raw = request.GET.get("page", "") or "1"
-    number = int(raw) if raw.isdigit() and int(raw) >= 1 else 0
-    notices = [] if number else [f"Ignored page “{raw[:20]}”."]
-    try:
-        table.paginate(paginator_class=DeferredJoinPaginator, per_page=per_page, page=number or 1)
-    except EmptyPage:
-        notices.append(f"Page {number} is past the end of this list.")
-        table.paginate(paginator_class=DeferredJoinPaginator, per_page=per_page, page=1)
-    return notices
-
-
 def webhook_version(api_key: ApiKey) -> str:
     """A fingerprint of the key's webhook, so a form posted twice never rotates the secret twice."""
     return hash_token(f"{api_key.webhook_url}\n{api_key.webhook_secret_encrypted}")[:16]
@@ -86,7 +73,9 @@ class ApiKeyListView(AdminRequiredMixin, SingleTableMixin, ListView):
 
     def get_table(self, **kwargs: Any) -> ApiKeyTable:
         table = self.table_class(data=self.get_table_data(), **kwargs)
-        self.notices = paginate_lazily(table, self.request, per_page=KEYS_PER_PAGE)
+        self.notices = paginate_table(
+            table, self.request, sizes=(KEYS_PER_PAGE,), paginator_class=DeferredJoinPaginator
+        )
         return table
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
@@ -105,7 +94,9 @@ def _render_detail(
 ) -> HttpResponse:
     deliveries = api_key.deliveries.select_related("request").only(*DELIVERY_FIELDS)
     table = WebhookDeliveryTable(deliveries.order_by("-created_at", "-id"))
-    notices = paginate_lazily(table, request, per_page=DELIVERIES_PER_PAGE)
+    notices = paginate_table(
+        table, request, sizes=(DELIVERIES_PER_PAGE,), paginator_class=DeferredJoinPaginator
+    )
     context = {
         "key": api_key,
         "form": form or WebhookForm(initial={"webhook_url": api_key.webhook_url}),

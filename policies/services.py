@@ -172,8 +172,9 @@ def decision_log_write(
 ) -> None:
     """Record one API decision for the Activity page and the simulator's replay. One INSERT.
 
-    - Written with agenwork.db.insert_row: this runs on every gateway call, and the ORM's
-      compiler costs more CPU than the rest of the write.
+    - Written with agenwork.db.insert_row (compiled once per vendor): this runs on every gateway
+      call, and compiling it each time cost more CPU than the rest of the write ("Decisions API
+      under load", bench/bench_decisions_api.py). Checked against the ORM in tests/test_db.py.
     """
     policy_ids = sorted({pid for t in decision.tools for pid in t.matched_policy_ids})
     values = {

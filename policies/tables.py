@@ -6,7 +6,7 @@ import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from agenwork.lists import ConsoleTable, name_cell, panel_link
+from agenwork.lists import ConsoleTable, name_cell, panel_link, row_menu, tool_cell
 from agenwork.templatetags.agenwork_tags import connector_label
 from policies.models import Policy
 
@@ -64,32 +64,14 @@ class PolicyTable(ConsoleTable):
         keys = [tool.key for tool in record.tools.all()]
         if not keys:
             return "All tools"
-        more = format_html(
-            ' <span class="badge text-bg-light border" title="{}">+{}</span>',
-            ", ".join(keys[1:]),
-            len(keys) - 1,
-        )
-        return format_html(
-            '<code class="tool-key text-truncate" title="{}">{}</code>{}',
-            keys[0],
-            keys[0],
-            more if len(keys) > 1 else "",
-        )
+        return tool_cell(keys[0], keys[1:], prefix=f"{record.connector.slug}_")
 
     def render_action(self, record: Policy) -> str:
         return action_badge(record.action, record.get_action_display())
 
     def render_menu(self, record: Policy) -> str:
-        edit = panel_link(reverse("policies:edit", args=[record.pk]), "Edit", "dropdown-item")
-        delete = panel_link(
-            reverse("policies:delete", args=[record.pk]), "Delete", "dropdown-item text-danger"
-        )
-        return format_html(
-            '<details class="dropdown row-menu">'
-            '<summary class="btn btn-sm btn-light border" aria-label="Actions for {}">⋯</summary>'
-            '<div class="dropdown-menu dropdown-menu-end show" data-bs-popper="static">{}{}</div>'
-            "</details>",
+        return row_menu(
             record.name,
-            edit,
-            delete,
+            edit_url=reverse("policies:edit", args=[record.pk]),
+            delete_url=reverse("policies:delete", args=[record.pk]),
         )

@@ -15,7 +15,7 @@ from django_filters.views import FilterView
 from django_htmx.http import push_url, trigger_client_event
 from django_tables2 import SingleTableMixin
 
-from agenwork.lists import AdminListMixin, panel_response
+from agenwork.lists import AdminListMixin, panel_response, partial_template
 from agenwork.roles import admin_required as roles_admin_required
 from policies import selectors, services
 from policies.evaluation import InvalidCall, evaluate
@@ -182,10 +182,8 @@ def policy_preview_view(request: HttpRequest) -> HttpResponse:
             data=form.to_data(), replaced=replaced, now=timezone.now()
         )
     status = 200 if form.is_valid() else 400
-    htmx = request.htmx
-    if htmx and not htmx.history_restore_request:
-        return render(request, "policies/policy_form.html#preview", context, status=status)
-    return render(request, "policies/policy_form.html", context, status=status)
+    template = partial_template(request, "policies/policy_form.html", "preview")
+    return render(request, template, context, status=status)
 
 
 def _int(raw: str | None) -> int:

@@ -7,12 +7,12 @@ adds the grants it reads from requests, creates (or finds) the pending request, 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from agenwork.db import CompiledQuery
 from approval_flows.models import ApprovalFlow
 from connectors.models import Connector, Tool
 from directory.models import Person
@@ -42,29 +42,32 @@ class CallOutcome:
     access_request: AccessRequest | None
 
 
-@cache
-def _grants_sql() -> str:
-    tools, requests = RequestTool._meta.db_table, AccessRequest._meta.db_table
-    # Table names come from the models; every value is a parameter.
-    return (
-        f"SELECT t.tool_id, r.grant_expires_at FROM {tools} t "  # noqa: S608
-        f"JOIN {requests} r ON r.id = t.request_id "
-        "WHERE t.status = %s AND r.requester_id = %s AND r.connector_id = %s "
-        "AND r.status IN (%s, %s) AND r.grant_expires_at > %s"
+# Compiled once (agenwork.db): the ORM's compiler cost more CPU per call than PostgreSQL spends
+# on these statements ("Decisions API under load", bench/bench_decisions_api.py). Checked against
+# the plain ORM in tests/requests_app/test_decisions.py.
+ACTIVE_GRANTS = CompiledQuery(
+    lambda person_id, connector_id, now: (
+        RequestTool.objects.filter(
+            status=RequestTool.Status.APPROVED,
+            request__requester_id=person_id,
+            request__connector_id=connector_id,
+            request__status__in=sorted(AccessRequest.APPROVED_STATUSES),
+            request__grant_expires_at__gt=now,
+        )
+        .order_by()
+        .values_list("tool_id", "request__grant_expires_at")
     )
+)
+PENDING_REQUEST = CompiledQuery(
+    lambda key: AccessRequest.objects.filter(
+        dedupe_key=key, status=AccessRequest.Status.PENDING
+    ).order_by("-id")[:1]
+)
 
 
 def active_grants(*, person_id: int, connector_id: int, now) -> list[Grant]:
-    """Unexpired time-bound approvals of this person's tools on this connector. One query.
-
-    - Hand-written, as the other statements of a gateway's call: the ORM's compiler would cost
-      more CPU than PostgreSQL spends on the query.
-    """
-    statuses = sorted(status.value for status in AccessRequest.APPROVED_STATUSES)
-    params = [RequestTool.Status.APPROVED.value, person_id, connector_id, *statuses, now]
-    with connection.cursor() as cursor:
-        cursor.execute(_grants_sql(), params)
-        rows = cursor.fetchall()
+    """Unexpired time-bound approvals of this person's tools on this connector. One query."""
+    rows = ACTIVE_GRANTS.rows(person_id=person_id, connector_id=connector_id, now=now)
     return [Grant(person_id=person_id, tool_id=tool_id, expires_at=at) for tool_id, at in rows]
 
 
@@ -129,19 +132,9 @@ def _dedupe_key(decision: Decision, api_key: ApiKey | None, arguments: Any) -> s
     )
 
 
-@cache
-def _pending_sql() -> str:
-    # The table name comes from the model; the key and status are parameters.
-    return (
-        f"SELECT * FROM {AccessRequest._meta.db_table} "  # noqa: S608
-        "WHERE dedupe_key = %s AND status = %s ORDER BY id DESC LIMIT 1"
-    )
-
-
 def _pending_request(key: str) -> AccessRequest | None:
     """The pending request of this call, if any (a partial unique index allows one)."""
-    rows = AccessRequest.objects.raw(_pending_sql(), [key, AccessRequest.Status.PENDING.value])
-    return next(iter(rows), None)
+    return PENDING_REQUEST.first(key=key)
 
 
 def request_for_decision(

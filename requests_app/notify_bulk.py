@@ -16,12 +16,13 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from agenwork.broker import publish_after_commit
 from agenwork.crypto import hash_token, random_token
+from agenwork.db import insert_skipping_conflicts
 from approval_flows.models import ApprovalLevel, Notification
 from connectors.models import Tool
 from directory.models import Person
@@ -59,7 +60,7 @@ def notify_reminders(items: Sequence[tuple[AccessRequest, int]]) -> dict[int, in
                 links.append(link)
                 rows.append(row)
     ApproverLink.objects.bulk_create(links)
-    inserted = _insert_unless_queued(rows)
+    inserted = insert_skipping_conflicts(rows, returning=["id", "request_public_id"])
     if inserted:
         transaction.on_commit(partial(_hand_out, [pk for pk, _ in inserted]), robust=True)
     queued: dict[int, int] = defaultdict(int)
@@ -161,30 +162,6 @@ def _message(
         **texts,
     )
     return link, row
-
-
-def _insert_unless_queued(rows: list[Notification]) -> list[tuple[int, Any]]:
-    """One INSERT … ON CONFLICT DO NOTHING RETURNING (id, request): the rows that were new."""
-    if not rows:
-        return []
-    meta = Notification._meta
-    fields = [field for field in meta.concrete_fields if not field.primary_key]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in fields)
-    one_row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    values = [
-        field.get_db_prep_save(field.pre_save(row, True), connection)
-        for row in rows
-        for field in fields
-    ]
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({columns}) "  # noqa: S608 (names from the model)
-        f"VALUES {', '.join([one_row] * len(rows))} ON CONFLICT DO NOTHING "
-        f"RETURNING {quote(meta.pk.column)}, {quote('request_public_id')}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        return list(cursor.fetchall())
 
 
 def _hand_out(notification_ids: list[int]) -> None:

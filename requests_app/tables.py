@@ -12,6 +12,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from agenwork.lists import ConsoleTable, tool_cell
 from agenwork.templatetags.agenwork_tags import connector_label, when
 from requests_app.models import AccessRequest
 
@@ -30,7 +31,7 @@ def _column(accessor: str, name: str, css: str, **kwargs) -> tables.Column:
     )
 
 
-class AccessRequestTable(tables.Table):
+class AccessRequestTable(ConsoleTable):
     """Name, Identifier, Connector, Tools, Requested, Note; every sort is an index scan.
 
     - `selectable`: a checkbox leads each row, for decisions on several requests at once.
@@ -50,12 +51,10 @@ class AccessRequestTable(tables.Table):
     status = _column("status", "Status", "c-status", orderable=False)
     note = _column("note", "Note", "c-note", orderable=False, default="")
 
-    class Meta:
+    class Meta(ConsoleTable.Meta):
         model = AccessRequest
         fields = ()
-        order_by_field = "sort"
-        page_field = "page"
-        per_page_field = "per_page"
+        order_by = ("-requested",)
         template_name = "requests_app/_table.html"
         empty_text = "No requests match these filters."
         attrs = {"class": "table table-hover align-middle console-table requests-table"}
@@ -101,6 +100,9 @@ class AccessRequestTable(tables.Table):
                 if self.selectable
                 else ""
             )
+            tools = tool_cell(
+                record.first_tool_key, record.other_tool_keys, prefix=f"{record.connector.slug}_"
+            )
             status = (
                 f'<td class="c-status">{self._status_cell(record)}</td>' if self.show_status else ""
             )
@@ -111,35 +113,11 @@ class AccessRequestTable(tables.Table):
                 f"{name}</a></td>"
                 f'<td class="c-ident" title="{ident}">{ident}</td>'
                 f'<td class="c-connector">{label}</td>'
-                f'<td class="c-tools">{self._tools_cell(record)}</td>'
+                f'<td class="c-tools">{tools}</td>'
                 f'<td class="c-requested">{when(record.requested_at, now)}</td>{status}'
                 f'<td class="c-note" title="{note}">{note}</td></tr>'
             )
         return mark_safe("".join(rows))  # noqa: S308 - every value above is escaped
-
-    @staticmethod
-    def _tools_cell(record: AccessRequest) -> str:
-        """The first tool and "+N" naming the others on hover.
-
-        - The connector's prefix of the key (`google-calendar_`) is its own span, which the
-          stylesheet cuts first in a narrow column: the verb (`events_create`) is what differs.
-        """
-        key = record.first_tool_key or ""
-        prefix = f"{record.connector.slug}_"
-        if key.startswith(prefix) and len(key) > len(prefix):
-            verb = escape(key[len(prefix) :])
-            shown = f'<span class="tool-prefix">{escape(prefix)}</span><span>{verb}</span>'
-        else:
-            shown = escape(key)
-        badge = ""
-        if record.extra_tool_count:
-            others = escape(", ".join(record.other_tool_keys))
-            badge = (
-                f'<span class="badge text-bg-light border tools-more" title="{others}">'
-                f"+{record.extra_tool_count}</span>"
-            )
-        code = f'<code class="tool-key" title="{escape(key)}">{shown}</code>'
-        return f'<div class="tools-cell">{code}{badge}</div>'
 
     @staticmethod
     def _status_cell(record: AccessRequest) -> str:

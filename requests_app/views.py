@@ -8,9 +8,8 @@ from uuid import UUID
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import EmptyPage, InvalidPage
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -18,7 +17,7 @@ from django_filters.views import FilterView
 from django_htmx.http import trigger_client_event
 from django_tables2 import SingleTableMixin
 
-from agenwork.lists import ForgivingFilterMixin, panel_response
+from agenwork.lists import ConsoleListMixin, panel_response, partial_template
 from agenwork.pagination import DeferredJoinPaginator, capped_count
 from agenwork.roles import is_admin
 from agenwork.templatetags.agenwork_tags import pretty_json
@@ -45,16 +44,17 @@ from requests_app.services import (
 from requests_app.tables import SORT_ALIASES, AccessRequestTable
 from requests_app.voting import VoteRefused, approval_progress
 
-DEFAULT_SORT = "-requested"
 # Arguments of this many lines or more start folded in the panel: the decision stays in view.
 ARGUMENTS_FOLD_LINES = 12
 REQUESTS_CHANGED = "requests-changed"
 NO_ACCESS = "Your login cannot see any request yet: ask an admin to make you an approver."
 
 
-class RequestListView(LoginRequiredMixin, ForgivingFilterMixin, SingleTableMixin, FilterView):
+class RequestListView(ConsoleListMixin, SingleTableMixin, FilterView):
     """Pending requests by default; sort, filter and page state live in the URL.
 
+    - Admins see every request, approvers those of their flows, anyone else a 403.
+    - Pages are found by key (DeferredJoinPaginator) and never counted past `capped_count`.
     - Pending requests can be chosen with a checkbox and decided together (`requests_bulk`).
     - Any other status adds a Status column: a badge and who decided.
     """
@@ -62,65 +62,24 @@ class RequestListView(LoginRequiredMixin, ForgivingFilterMixin, SingleTableMixin
     table_class = AccessRequestTable
     filterset_class = AccessRequestFilterSet
     template_name = "requests_app/accessrequest_list.html"
+    table_id = "requests-table"
+    page_sizes = settings.REQUESTS_PAGE_SIZES
+    paginator_class = DeferredJoinPaginator
+    sorts = SORT_ALIASES
+    sort_fallback = "showing the newest requests first"
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         self.flow_ids = approver_flow_ids(request.user)
         if self.flow_ids == []:
             raise PermissionDenied(NO_ACCESS)
-        self.notices: list[str] = []
         return super().get(request, *args, **kwargs)
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[AccessRequest]:
         return request_list(self.request.user, self.flow_ids)
 
-    def get_table(self, **kwargs: Any) -> AccessRequestTable:
-        status = self.filterset.form.cleaned_data.get("status")
-        pending = status == AccessRequest.Status.PENDING
-        # Not `request=`: that would paginate once more with a counting paginator.
-        table = self.table_class(
-            data=self.get_table_data(), selectable=pending, show_status=not pending, **kwargs
-        )
-        table.request = self.request
-        table.order_by = self._sort()
-        # render_table renders with the table alone in its context, so the table carries them.
-        table.page_sizes = settings.REQUESTS_PAGE_SIZES
-        page_number = self._int_param("page", default=1, valid=lambda n: n >= 1)
-        try:
-            table.paginate(
-                paginator_class=DeferredJoinPaginator,
-                per_page=self._int_param(
-                    "per_page",
-                    default=settings.REQUESTS_PAGE_SIZES[0],
-                    valid=lambda n: n in settings.REQUESTS_PAGE_SIZES,
-                ),
-                page=page_number,
-            )
-        except EmptyPage:
-            self.notices.append(f"Page {page_number} is past the end of this list.")
-            table.paginate(paginator_class=DeferredJoinPaginator, per_page=table.paginator.per_page)
-        except InvalidPage:
-            table.paginate(paginator_class=DeferredJoinPaginator, per_page=table.paginator.per_page)
-        return table
-
-    def _sort(self) -> str:
-        sort = self.request.GET.get("sort", "") or DEFAULT_SORT
-        if sort.lstrip("-") not in SORT_ALIASES:
-            self.notices.append(f"Unknown sort “{sort[:40]}”: showing the newest requests first.")
-            return DEFAULT_SORT
-        return sort
-
-    def _int_param(self, name: str, *, default: int, valid) -> int:
-        raw = self.request.GET.get(name, "")
-        if raw == "":
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            value = None
-        if value is None or not valid(value):
-            self.notices.append(f"Ignored {name.replace('_', ' ')} “{raw[:20]}”.")
-            return default
-        return value
+    def get_table_kwargs(self) -> dict[str, Any]:
+        pending = self.filterset.form.cleaned_data.get("status") == AccessRequest.Status.PENDING
+        return {"selectable": pending, "show_status": not pending}
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -128,21 +87,14 @@ class RequestListView(LoginRequiredMixin, ForgivingFilterMixin, SingleTableMixin
         total, more = capped_count(filterset.qs)
         status = filterset.form.cleaned_data.get("status", "")
         context.update(
-            notices=self.filter_notices + self.notices,
             total=total,
             more_than_total=more,
-            page_sizes=settings.REQUESTS_PAGE_SIZES,
+            page_sizes=self.page_sizes,
             status_label=dict(filterset.filters["status"].extra["choices"]).get(status, ""),
             bulk=context["table"].selectable,
             bulk_limit=BULK_LIMIT,
         )
         return context
-
-    def get_template_names(self) -> list[str]:
-        htmx = self.request.htmx
-        if htmx and not htmx.history_restore_request and htmx.target == "requests-table":
-            return [f"{self.template_name}#table"]
-        return [self.template_name]
 
 
 def _flow_ids(request: HttpRequest) -> list[int] | None:
@@ -269,9 +221,7 @@ def request_create_policy(request: HttpRequest, public_id: UUID) -> HttpResponse
         form = PolicyForm(
             initial=_policy_initial(access_request), connector=access_request.connector
         )
-    htmx = request.htmx
-    partial = htmx and not htmx.history_restore_request
-    template = "requests_app/request_create_policy.html" + ("#form" if partial else "")
+    template = partial_template(request, "requests_app/request_create_policy.html", "form")
     status = 400 if form.is_bound else 200
     return render(request, template, {"req": access_request, "form": form}, status=status)
 

@@ -17,8 +17,15 @@ OPS_COMMANDS = {
     "process_due": "--dry-run",
     "send_test_notification": "--to",
     "prune_activity": "--older-than",
+    "reencrypt_secrets": "--dry-run",
 }
-CHANGES_DATA = ("seed_demo", "create_api_key", "process_due", "send_test_notification")
+CHANGES_DATA = (
+    "seed_demo",
+    "create_api_key",
+    "process_due",
+    "send_test_notification",
+    "reencrypt_secrets",
+)
 
 
 def help_of(name: str) -> str:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import threading
+import uuid
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from agenwork import login_throttle
@@ -151,6 +155,7 @@ def test_without_redis_the_count_is_in_files_every_process_of_the_machine_reads(
             **shell_env(tmp_path),
             "DJANGO_SETTINGS_MODULE": "agenwork.settings",
             "SECRET_KEY": "another-process-" + "x" * 40,
+            "ENCRYPTION_KEY": "another-process-" + "y" * 40,
             "LOGIN_FAILURES_PER_USERNAME": "3",
             "LOGIN_COOLOFF_SECONDS": "600",
         },
@@ -162,3 +167,77 @@ def test_without_redis_the_count_is_in_files_every_process_of_the_machine_reads(
     assert BLOCKED in blocked_here
     assert elsewhere.returncode == 0, elsewhere.stderr
     assert 0 < int(elsewhere.stdout) <= 600
+
+
+@pytest.fixture
+def redis_cache(settings):
+    """The suite's Redis as the cache, under a prefix of this test's own (never cleared whole)."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+            "KEY_PREFIX": f"test-throttle-{uuid.uuid4().hex}",
+        }
+    }
+    # The counts expire by themselves a minute after the test.
+    settings.LOGIN_COOLOFF_SECONDS = 60
+    yield
+    cache.close()
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+def fail_together(threads: int, each: int, username: str) -> None:
+    """`threads` threads, started at once, each recording `each` failures for `username`."""
+    start = threading.Barrier(threads)
+
+    def fail() -> None:
+        start.wait()
+        for _ in range(each):
+            login_throttle.record_failure(username, "10.0.0.1")
+        cache.close()
+
+    workers = [threading.Thread(target=fail) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+
+def test_concurrent_failures_on_redis_are_each_counted_exactly(redis_cache, settings):
+    threads, each = 16, 10
+    settings.LOGIN_FAILURES_PER_USERNAME = threads * each + 1
+    settings.LOGIN_FAILURES_PER_ADDRESS = 10 * threads * each
+
+    fail_together(threads, each, "admin")
+    one_short = login_throttle.seconds_blocked("admin", "10.0.0.9")
+    login_throttle.record_failure("admin", "10.0.0.9")
+
+    assert one_short == 0
+    assert 0 < login_throttle.seconds_blocked("admin", "10.0.0.9") <= 60
+
+
+class CountExpiringOnce:
+    """The cache, but the first count `add` finds is gone by the time `incr` reaches it."""
+
+    def __init__(self, real) -> None:
+        self.real, self.expired = real, False
+
+    def add(self, key: str, value: int, timeout: int) -> bool:
+        if key.endswith(":count") and not self.expired:
+            self.expired = True
+            return False
+        return self.real.add(key, value, timeout=timeout)
+
+    def __getattr__(self, name: str):
+        return getattr(self.real, name)
+
+
+def test_a_count_expiring_between_add_and_incr_starts_over_with_this_failure(monkeypatch, settings):
+    settings.LOGIN_FAILURES_PER_USERNAME = 1
+    expiring = CountExpiringOnce(cache)
+    monkeypatch.setattr(login_throttle, "cache", expiring)
+
+    login_throttle.record_failure("admin", "10.0.0.1")
+
+    assert expiring.expired
+    assert login_throttle.seconds_blocked("admin", "10.0.0.2") > 0

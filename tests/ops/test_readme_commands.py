@@ -257,6 +257,7 @@ RUN_FOR_REAL = {
     "import_directory": ["{directory_csv}", "--dry-run"],
     "create_scim_token": ["okta"],
     "prune_activity": ["--older-than", "90", "--dry-run"],
+    "reencrypt_secrets": [],  # nothing to move: the demo's secrets are under its one key
 }
 # Asks for a password at the terminal.
 HELP_ONLY = {"createsuperuser"}

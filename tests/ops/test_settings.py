@@ -25,6 +25,8 @@ SHOW = (
 # tests allow async-unsafe calls, which `check --deploy` rightly refuses).
 SETTINGS_VARIABLES = (
     "SECRET_KEY",
+    "ENCRYPTION_KEY",
+    "ENCRYPTION_OLD_KEYS",
     "DEBUG",
     "SITE_URL",
     "DATABASE_URL",
@@ -39,6 +41,7 @@ def environment(**values: str) -> dict[str, str]:
     env.update(
         DJANGO_SETTINGS_MODULE="agenwork.settings",
         SECRET_KEY=secrets.token_urlsafe(50),
+        ENCRYPTION_KEY=secrets.token_urlsafe(50),
         DATABASE_URL=os.environ["DATABASE_URL"],
     )
     env.update(values)
@@ -106,7 +109,7 @@ def test_behind_proxy_trusts_x_forwarded_proto():
 
 @pytest.mark.parametrize(
     "name",
-    ["SECRET_KEY", "DATABASE_URL", "TWILIO_AUTH_TOKEN", "EMAIL_HOST_PASSWORD"],
+    ["SECRET_KEY", "ENCRYPTION_KEY", "DATABASE_URL", "TWILIO_AUTH_TOKEN", "EMAIL_HOST_PASSWORD"],
 )
 def test_secrets_are_read_from_name_file(tmp_path, name):
     value = os.environ["DATABASE_URL"] if name == "DATABASE_URL" else secrets.token_urlsafe(40)
@@ -169,22 +172,35 @@ def test_logs_are_json_in_production_and_text_with_debug():
     )
 
 
-def test_check_deploy_passes_under_production_settings():
-    done = subprocess.run(
+def check_deploy(**values: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
         env=environment(
             SITE_URL="https://agenwork.example.com",
             DEBUG="false",
-            SECRET_KEY=secrets.token_urlsafe(64),
             ALLOWED_HOSTS="agenwork.example.com",
+            **values,
         ),
         capture_output=True,
         text=True,
         timeout=120,
     )
 
+
+def test_check_deploy_passes_under_production_settings():
+    done = check_deploy(SECRET_KEY=secrets.token_urlsafe(64))
+
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_check_deploy_warns_when_the_secret_key_also_encrypts():
+    key = secrets.token_urlsafe(64)
+
+    done = check_deploy(SECRET_KEY=key, ENCRYPTION_KEY=key)
+
+    assert done.returncode != 0
+    assert "agenwork.W004" in done.stderr and "reencrypt_secrets" in done.stderr
 
 
 def test_the_cache_is_redis_when_there_is_one_and_files_every_process_shares_otherwise(tmp_path):
@@ -240,6 +256,7 @@ def test_make_run_creates_its_key_once_readable_by_its_owner_only(tmp_path):
 def test_commands_beside_make_run_sign_and_encrypt_with_its_key(tmp_path):
     key = make_run_var_dir(tmp_path)
     embedded = {"AGENWORK_VAR_DIR": str(tmp_path), "DATABASE_URL": None, "SECRET_KEY": None}
+    embedded["ENCRYPTION_KEY"] = None
 
     with_debug = settings_of("SECRET_KEY", "ENCRYPTION_KEY", DEBUG="true", **embedded)
     without = settings_of("SECRET_KEY", "ENCRYPTION_KEY", DEBUG=None, **embedded)
@@ -247,18 +264,19 @@ def test_commands_beside_make_run_sign_and_encrypt_with_its_key(tmp_path):
     assert with_debug == without == {"SECRET_KEY": key, "ENCRYPTION_KEY": key}
 
 
-def test_a_deployment_without_secret_key_fails_at_start_even_beside_a_key_file(tmp_path):
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "ENCRYPTION_KEY"])
+def test_a_deployment_without_a_key_fails_at_start_even_beside_a_key_file(tmp_path, missing):
     make_run_var_dir(tmp_path)
 
     done = run(
         "import django; django.setup()",
         AGENWORK_VAR_DIR=str(tmp_path),
-        SECRET_KEY=None,
         DEBUG="false",
+        **{missing: None},
     )
 
     assert done.returncode != 0
-    assert "SECRET_KEY must be set when DEBUG is off" in done.stderr
+    assert f"{missing} must be set when DEBUG is off" in done.stderr
 
 
 def test_without_make_run_a_checkout_needs_a_secret_key(tmp_path):
@@ -285,3 +303,30 @@ def test_an_empty_key_file_fails_at_start_naming_it(tmp_path):
 
     assert done.returncode != 0
     assert f"{tmp_path / 'secret_key'} is empty" in done.stderr
+
+
+# --- the encryption key ---------------------------------------------------------------------------
+
+
+def test_a_deployment_without_encryption_key_fails_at_start():
+    done = run("import django; django.setup()", ENCRYPTION_KEY=None, DEBUG="false")
+
+    assert done.returncode != 0
+    assert "ENCRYPTION_KEY must be set when DEBUG is off" in done.stderr
+    assert "ENCRYPTION_OLD_KEYS" in done.stderr and "reencrypt_secrets" in done.stderr
+
+
+def test_with_debug_the_secret_key_encrypts_when_no_encryption_key_is_set():
+    key = secrets.token_urlsafe(50)
+
+    found = settings_of("ENCRYPTION_KEY", SECRET_KEY=key, ENCRYPTION_KEY=None, DEBUG="true")
+
+    assert found == {"ENCRYPTION_KEY": key}
+
+
+def test_old_encryption_keys_are_a_comma_separated_list_empty_by_default():
+    default = settings_of("ENCRYPTION_OLD_KEYS")
+    listed = settings_of("ENCRYPTION_OLD_KEYS", ENCRYPTION_OLD_KEYS="first-old-key, second-old-key")
+
+    assert default == {"ENCRYPTION_OLD_KEYS": []}
+    assert listed == {"ENCRYPTION_OLD_KEYS": ["first-old-key", "second-old-key"]}

@@ -1,0 +1,78 @@
+"""The decisions hot path's compiled statements read the same rows as the plain ORM."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from requests_app.decisions import _pending_request, active_grants
+from requests_app.models import AccessRequest, RequestTool
+from tests.factories import ConnectorFactory, PersonFactory, ToolFactory, make_request
+
+Status = AccessRequest.Status
+
+
+def concrete_values(instance) -> list:
+    return [getattr(instance, field.attname) for field in type(instance)._meta.concrete_fields]
+
+
+@pytest.fixture
+def grants_world(requester, tools, flow):
+    """Requests of every kind the grants query must tell apart."""
+    now = timezone.now()
+    other_connector_tool = ToolFactory(connector=ConnectorFactory(slug="github"), key="github_x")
+    cases = [
+        (requester, tools[:2], Status.APPROVED, now + timedelta(hours=1)),
+        (requester, tools[2:], Status.AUTO_APPROVED, now + timedelta(days=1)),
+        (requester, tools[:1], Status.APPROVED, now - timedelta(seconds=1)),  # expired
+        (requester, tools[1:2], Status.APPROVED, None),  # once, not time-bound
+        (requester, tools[2:], Status.DENIED, now + timedelta(hours=1)),
+        (requester, [other_connector_tool], Status.APPROVED, now + timedelta(hours=1)),
+        (PersonFactory(), tools[:1], Status.APPROVED, now + timedelta(hours=1)),
+    ]
+    for person, request_tools, status, expires_at in cases:
+        access_request = make_request(requester=person, tools=request_tools, flow=flow)
+        AccessRequest.objects.filter(pk=access_request.pk).update(
+            status=status, grant_expires_at=expires_at
+        )
+        access_request.tools.update(status=RequestTool.Status.APPROVED)
+    # One tool of the first request was refused: no grant for it.
+    first = AccessRequest.objects.order_by("id").first()
+    first.tools.filter(tool=tools[1]).update(status=RequestTool.Status.DENIED)
+    return now
+
+
+def test_active_grants_are_the_rows_the_orm_finds(requester, tools, grants_world):
+    now = grants_world
+    orm = RequestTool.objects.filter(
+        status=RequestTool.Status.APPROVED,
+        request__requester_id=requester.pk,
+        request__connector_id=tools[0].connector_id,
+        request__status__in=AccessRequest.APPROVED_STATUSES,
+        request__grant_expires_at__gt=now,
+    ).values_list("tool_id", "request__grant_expires_at")
+    grants = active_grants(person_id=requester.pk, connector_id=tools[0].connector_id, now=now)
+    assert sorted((g.tool_id, g.expires_at) for g in grants) == sorted(orm)
+    assert {g.tool_id for g in grants} == {tools[0].pk, tools[2].pk}
+
+
+def test_the_pending_request_is_the_one_the_orm_finds(access_request, requester, tools, flow):
+    key = "same-call"
+    older = make_request(requester=requester, tools=tools[:1], flow=flow)
+    AccessRequest.objects.filter(pk=older.pk).update(status=Status.DENIED)  # then reused the key
+    AccessRequest.objects.filter(pk__in=[older.pk, access_request.pk]).update(dedupe_key=key)
+    orm = AccessRequest.objects.filter(dedupe_key=key, status=Status.PENDING).order_by("-id")
+    found = _pending_request(key)
+    assert found.pk == access_request.pk
+    assert concrete_values(found) == concrete_values(orm.first())
+    assert found.arguments == {"calendarId": "primary", "summary": "QBR"}
+
+
+def test_no_pending_request_is_none(access_request):
+    AccessRequest.objects.filter(pk=access_request.pk).update(
+        dedupe_key="decided", status=Status.DENIED
+    )
+    assert _pending_request("decided") is None
+    assert _pending_request("never-seen") is None
