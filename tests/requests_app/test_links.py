@@ -18,11 +18,11 @@ from agenwork.crypto import hash_token
 from approval_flows.models import ApprovalFlow, Notification
 from directory.models import Person
 from gateways.services import api_key_create
+from requests_app.deciding import link_decide
 from requests_app.links import (
     LinkSpent,
     Problem,
     link_create,
-    link_decide,
     link_resolve,
     link_spend,
     link_url,

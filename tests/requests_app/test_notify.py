@@ -13,7 +13,7 @@ from approval_flows.models import Notification
 from approval_flows.transports import fits_one_segment
 from directory.models import Person
 from requests_app import notify
-from requests_app.links import person_decide
+from requests_app.deciding import person_decide
 from requests_app.models import AccessRequest, ApproverLink, RequestApproval
 from requests_app.notify import (
     ensure_sms_code,

@@ -319,7 +319,8 @@ def test_approvals_racing_past_n_make_one_transition_and_the_late_vote_is_told(p
 
 
 def test_a_link_decision_is_a_vote(pending, people):
-    from requests_app.links import link_create, link_decide, link_resolve
+    from requests_app.deciding import link_decide
+    from requests_app.links import link_create, link_resolve
 
     token = link_create(access_request=pending, person=people["Ava"], channel=Channel.EMAIL)
     link_decide(link=link_resolve(token).link, approve=True)
