@@ -35,7 +35,12 @@ DEMO_APPROVER = dana / agenwork-demo
 # CI=true: no cache folder written into the clone, and a skipped test fails the run.
 JUNIT = var/junit.xml
 PYTEST_ARGS ?=
-PYTEST_FLAGS = --strict-markers -rs --junit-xml=$(JUNIT)
+# pytest-xdist workers: `make test` runs the suite on every core (each worker has its own
+# database and Redis dbs: tests/support/workers.py); `make pytest` runs in one process, quicker
+# to start for a few tests (PYTEST_WORKERS=auto or a number to spread them too).
+PYTEST_WORKERS ?= 0
+test: PYTEST_WORKERS = auto
+PYTEST_FLAGS = --strict-markers -rs --junit-xml=$(JUNIT) -n $(PYTEST_WORKERS) --dist loadgroup
 
 # --- virtualenv: reinstalled only when pyproject.toml changes -----------------------------------
 

@@ -4,14 +4,21 @@
 - approver: Dana, a person in the Security group that approves the request's flow.
 - outsider: a login linked to a person who approves nothing.
 The requester, Ana, has no login at all.
+- demo: the DESIGN §9 scenario of `seed_demo --requests 0`, built once per session
+  (tests/support/demo.py) and put back in each test that asks for it.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from django.conf import settings as django_settings
 from django.db import connection
+from django.test import override_settings
 
 from connectors.models import Tool
+from directory.models import Person
 from tests.factories import (
     ApprovalFlowFactory,
     ApprovalLevelFactory,
@@ -22,6 +29,11 @@ from tests.factories import (
     UserFactory,
     make_request,
 )
+from tests.support.demo import DemoRows, take_demo_rows
+from tests.support.workers import pin_redis_databases
+
+# Before any test or fixture reads them: under pytest-xdist each worker has its own Redis dbs.
+pin_redis_databases()
 
 PASSWORD = "correct-horse-battery"
 
@@ -33,6 +45,41 @@ def _require_postgresql(django_db_setup, django_db_blocker):
             pytest.exit(
                 "The suite runs on PostgreSQL: set DATABASE_URL (make test does).", returncode=2
             )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _static_without_manifest():
+    """`make test` runs collectstatic first; a bare pytest run resolves {% static %} from source."""
+    if (Path(django_settings.STATIC_ROOT) / "staticfiles.json").exists():
+        yield
+        return
+    storages = {
+        **django_settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    with override_settings(STORAGES=storages):
+        yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    """Logins in tests (factories, the demo) hash with MD5: PBKDF2 costs ~0.3 s a password."""
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
+@pytest.fixture(scope="session")
+def demo_rows(django_db_setup, django_db_blocker, _fast_password_hashing) -> DemoRows:
+    """`seed_demo --requests 0`, run once per session (per xdist worker) and rolled back."""
+    with django_db_blocker.unblock():
+        return take_demo_rows()
+
+
+@pytest.fixture
+def demo(db, demo_rows: DemoRows) -> dict[str, Person]:
+    """The DESIGN §9 scenario (and Ana's three hand-written pending requests), by email."""
+    demo_rows.put_back()
+    return {person.email: person for person in Person.objects.all()}
 
 
 @pytest.fixture(autouse=True)
@@ -163,3 +210,9 @@ def approver_client(client, approver_user):
 def outsider_client(client, outsider_user):
     client.force_login(outsider_user)
     return client
+
+
+@pytest.fixture
+def persona_client(request):
+    """The logged-in client of the persona named by the test's `persona` parameter."""
+    return request.getfixturevalue(f"{request.param}_client")
