@@ -37,6 +37,22 @@ pin_redis_databases()
 
 PASSWORD = "correct-horse-battery"
 
+# Started first: xdist hands tests out in collection order, and one of these minutes-long tests
+# handed out last would keep its worker busy long after the others have finished.
+LONGEST_FIRST = (
+    "tests/integration/",
+    "tests/security/test_api_schema_fuzz.py",
+    "tests/ops/test_readme_commands.py",
+    "tests/dashboard/test_dashboard_refresh.py",
+    "tests/browser/",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(
+        key=lambda item: not item.nodeid.startswith(LONGEST_FIRST)
+    )  # stable: modules stay whole
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _require_postgresql(django_db_setup, django_db_blocker):
