@@ -1,7 +1,7 @@
 # agenwork — one command per task. Needs only python3 (3.11+) on PATH; everything else goes in .venv.
 #
 #   make run      the console with demo data on http://127.0.0.1:8000/ (PORT=8001 make run)
-#   make test     lint + the whole suite against PostgreSQL and Redis (CI=true: no skipped test)
+#   make test     lint + the whole suite, in parallel, on PostgreSQL and Redis (CI=true: no skipped test)
 #   make lint     ruff check + ruff format --check
 #   make format   ruff format + ruff check --fix
 #   make bench    the benchmarks (python -m bench; BENCH_ARGS='--requests 1000')
