@@ -37,8 +37,8 @@ pin_redis_databases()
 
 PASSWORD = "correct-horse-battery"
 
-# Started first: xdist hands tests out in collection order, and one of these minutes-long tests
-# handed out last would keep its worker busy long after the others have finished.
+# Handed out early: xdist hands tests out in collection order, and one of these minutes-long
+# tests handed out last would keep its worker busy long after the others have finished.
 LONGEST_FIRST = (
     "tests/integration/",
     "tests/security/test_api_schema_fuzz.py",
@@ -48,10 +48,33 @@ LONGEST_FIRST = (
 )
 
 
+def _database_use(item: pytest.Item) -> str:
+    """As pytest-django sorts: 'transaction' tests, then 'transactional' ones (which flush)."""
+    fixtures = getattr(item, "fixturenames", ())
+    marker = item.get_closest_marker("django_db")
+    flushes = marker is not None and bool(
+        marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences")
+    )
+    if flushes or "transactional_db" in fixtures or "live_server" in fixtures:
+        return "transactional"
+    return "transaction" if marker is not None or "db" in fixtures else "none"
+
+
+# Each worker still runs every test in a transaction before any test that flushes the database
+# (Django's order); tests without a database fit anywhere, the long ones at the very start.
+_ORDER = {
+    ("none", True): 0,
+    ("transaction", True): 0,
+    ("transaction", False): 1,
+    ("transactional", True): 2,
+    ("transactional", False): 3,
+    ("none", False): 4,
+}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(
-        key=lambda item: not item.nodeid.startswith(LONGEST_FIRST)
-    )  # stable: modules stay whole
+    """Longest first within pytest-django's order (stable: a module's tests stay together)."""
+    items.sort(key=lambda item: _ORDER[_database_use(item), item.nodeid.startswith(LONGEST_FIRST)])
 
 
 @pytest.fixture(autouse=True, scope="session")
