@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -28,22 +27,6 @@ RAW_KEY = re.compile(r"awk_[a-z2-9]{10}_[A-Za-z0-9_-]{20,}")
 SECRET = re.compile(r"whsec_[A-Za-z0-9_-]{20,}")
 # session, user with person (sidebar), the key, delivery keys of the page, their rows
 DETAIL_QUERIES = 5
-
-
-@pytest.fixture(autouse=True)
-def _static_without_manifest(settings):
-    """`make test` runs collectstatic first; a bare pytest run resolves {% static %} from source."""
-    if not (Path(settings.STATIC_ROOT) / "staticfiles.json").exists():
-        settings.STORAGES = {
-            **settings.STORAGES,
-            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-        }
-
-
-@pytest.fixture
-def persona_client(request):
-    """The logged-in client of the persona named by the test's `persona` parameter."""
-    return request.getfixturevalue(f"{request.param}_client")
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -34,22 +33,6 @@ DECISION_KINDS = (
     RequestEvent.Kind.EXPIRED,
     RequestEvent.Kind.CANCELLED,
 )
-
-
-@pytest.fixture(autouse=True)
-def _static_without_manifest(settings):
-    """`make test` runs collectstatic first; a bare pytest run resolves {% static %} from source."""
-    if not (Path(settings.STATIC_ROOT) / "staticfiles.json").exists():
-        settings.STORAGES = {
-            **settings.STORAGES,
-            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-        }
-
-
-@pytest.fixture
-def persona_client(request):
-    """The logged-in client of the persona named by the test's `persona` parameter."""
-    return request.getfixturevalue(f"{request.param}_client")
 
 
 def url(access_request: AccessRequest, action: str = "") -> str:
