@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
 import time
 from datetime import timedelta
 
@@ -35,6 +34,7 @@ from requests_app.webhooks import (
     webhook_queue,
 )
 from tests.api.conftest import ANA, CALENDAR, CREATE, Gateway
+from tests.support.ports import free_port
 from tests.support.webhooks import Receiver
 
 pytestmark = pytest.mark.django_db
@@ -74,12 +74,6 @@ def resolved_delivery(gateway: Gateway) -> WebhookDelivery:
     access_request = pending_request(gateway)
     request_approve(access_request=access_request, actor=DANA)
     return WebhookDelivery.objects.get(request=access_request)
-
-
-def closed_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --- delivery after commit ---------------------------------------------------------------------
@@ -279,7 +273,7 @@ def test_a_retry_that_succeeds_delivers(demo, hooked_gateway: Gateway, receiver:
 
 
 def test_a_refused_connection_is_retried(demo, db):
-    issued = api_key_create(name="down gateway", webhook_url=f"http://127.0.0.1:{closed_port()}/")
+    issued = api_key_create(name="down gateway", webhook_url=f"http://127.0.0.1:{free_port()}/")
     delivery = resolved_delivery(Gateway(issued.raw_key))
 
     outcome = webhook_deliver(delivery_id=delivery.pk)

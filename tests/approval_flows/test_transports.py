@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from approval_flows.models import Notification
@@ -18,13 +16,7 @@ from approval_flows.transports import (
     gsm7_length,
     twilio_client,
 )
-
-
-def closed_port() -> int:
-    """A local port nobody listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.support.ports import free_port
 
 
 def email(**fields) -> Notification:
@@ -158,7 +150,7 @@ def test_message_refused_at_data_is_permanent(smtp_server):
 
 
 def test_unreachable_smtp_server_is_transient(smtp_server, settings):
-    settings.EMAIL_PORT = closed_port()
+    settings.EMAIL_PORT = free_port()
 
     with pytest.raises(TransientError, match="ConnectionRefusedError"):
         EmailTransport().send(email())
@@ -244,7 +236,7 @@ def test_wrong_credentials_are_refused_by_the_stand_in(twilio_server, settings):
 
 
 def test_unreachable_twilio_is_transient(twilio_server, settings):
-    settings.TWILIO_API_BASE_URL = f"http://127.0.0.1:{closed_port()}"
+    settings.TWILIO_API_BASE_URL = f"http://127.0.0.1:{free_port()}"
 
     with pytest.raises(TransientError, match="ConnectionError"):
         SmsTransport().send(sms())

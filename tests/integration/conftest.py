@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -44,6 +43,7 @@ from tests.factories import (
     PersonFactory,
     ToolFactory,
 )
+from tests.support.ports import free_port
 from tests.support.smtp import SmtpServer, smtp_server  # noqa: F401 (a fixture)
 from tests.support.twilio import TwilioServer, twilio_server  # noqa: F401 (a fixture)
 from tests.support.webhooks import receiver  # noqa: F401 (a fixture)
@@ -67,12 +67,6 @@ def wait_for(
             detail = what() if callable(what) else what
             pytest.fail(f"timed out after {timeout:.0f} s waiting for {detail}")
         time.sleep(every)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --- brokers -------------------------------------------------------------------------------

@@ -24,7 +24,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.integration.conftest import ROOT, free_port, wait_for
+from tests.integration.conftest import ROOT, wait_for
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration
 

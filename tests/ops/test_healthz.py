@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from datetime import timedelta
 
 import pytest
@@ -13,6 +12,7 @@ from agenwork.heartbeat import SWEEP, heartbeat_mark
 from ops import health
 from requests_app.models import AccessRequest
 from requests_app.tasks import sweep
+from tests.support.ports import free_port
 
 
 @pytest.fixture
@@ -20,12 +20,6 @@ def healthy(db, settings):
     """A broker that answers (the filesystem one) and a sweep that ended a moment ago."""
     settings.CELERY_BROKER_URL = "filesystem://"
     heartbeat_mark(name=SWEEP)
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_healthy_is_200_with_every_part_ok(client, healthy, django_assert_max_num_queries):
@@ -72,7 +66,7 @@ def test_redis_broker_answering_is_ok(client, healthy, settings):
 
 
 def test_broker_on_a_closed_port_is_503_naming_the_broker(client, healthy, settings):
-    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{closed_port()}/0"
+    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{free_port()}/0"
 
     response = client.get("/healthz")
 

@@ -212,6 +212,8 @@ def test_the_gateway_scenario_answers_as_the_readme_says(demo, terminal):
         check_answer(step, answer)
     assert [step.expected.split()[0] for step, _ in answered[1:]] == ["200", "409"]
     consumed = rf'"POST /api/v1/requests/{request_id}/consume HTTP/1\.1" (\d+)'
+    # The access log reaches the file through honcho after the answer reaches curl.
+    demo.wait_for(consumed, count=2)
     assert re.findall(consumed, demo.log()) == ["200", "409"]
 
 
