@@ -143,7 +143,10 @@ def run_wrk(key: str, duration: int) -> str:
     bodies = ", ".join(json.dumps(json.dumps(body)) for body in CALLS.values())
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT % (bodies, key))
-    env = {**os.environ, "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1,localhost"}
+    # The approval calls' notifications go nowhere, as in the in-process benches (bench.common):
+    # without a broker URL the server would publish to make run's folder, absent in a fresh clone.
+    env = {"CELERY_BROKER_URL": "memory://", **os.environ}
+    env.update(DEBUG="false", ALLOWED_HOSTS="127.0.0.1,localhost")
     command = [sys.executable, "-m", "gunicorn", "agenwork.wsgi", "--bind", f"127.0.0.1:{PORT}"]
     command += ["--config", str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py")]
     command += [*GUNICORN_ARGS, "--log-level", "warning"]
