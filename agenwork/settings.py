@@ -133,6 +133,7 @@ INSTALLED_APPS = [
     "requests_app",
     "dashboard",
     "api",
+    "mcp_gateway",
     "ops",
 ]
 
