@@ -3,6 +3,7 @@ mcp-server-time as a stdio upstream."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import subprocess
@@ -245,3 +246,42 @@ def test_healthz_names_the_upstreams_and_their_state(gateway, scenario):
     with urllib.request.urlopen(f"{gateway}/healthz", timeout=5) as response:
         health = json.loads(response.read())
     assert health["status"] == "ok" and health["upstreams"]["time"]["status"] == "connected"
+
+
+def _post(base: str, token: str, body: bytes) -> int:
+    request = urllib.request.Request(f"{base}/mcp", data=body, method="POST")
+    request.add_header("Content-Type", "application/json")
+    request.add_header("Accept", "application/json, text/event-stream")
+    request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"{not json", b"[]", b'{"jsonrpc": "2.0"}', b'{"jsonrpc": "2.0", "id": 1, "method": 7}'],
+)
+def test_malformed_json_rpc_is_refused_without_a_server_error(gateway, scenario, body):
+    status = _post(gateway, token_of(scenario["ben"]), body)
+    assert 400 <= status < 500 and not DecisionLog.objects.exists()
+
+
+def test_an_oversized_call_is_refused_and_nothing_is_stored(gateway, scenario):
+    """The SDK refuses a body over its limit (4 MB) from the announced length, before reading it."""
+    host, port = gateway.removeprefix("http://").split(":")
+    client = http.client.HTTPConnection(host, int(port), timeout=10)
+    client.putrequest("POST", "/mcp")
+    for name, value in {
+        "Content-Type": "application/json",
+        "Accept": "application/json, text/event-stream",
+        "Authorization": f"Bearer {token_of(scenario['ben'])}",
+        "Content-Length": str(5_000_000),
+    }.items():
+        client.putheader(name, value)
+    client.endheaders(b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": ')
+    status = client.getresponse().status
+    client.close()
+    assert status == 413 and not DecisionLog.objects.exists()
