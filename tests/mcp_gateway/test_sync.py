@@ -56,6 +56,7 @@ def test_a_sync_creates_the_upstream_tools_with_their_schema_and_a_connected_sta
     assert set(tools) == {"time_get_current_time", "time_convert_time"}
     current = tools["time_get_current_time"]
     assert "timezone" in current.input_schema["properties"] and current.description
+    assert {t.access for t in tools.values()} == {Tool.Access.READ}  # readOnlyHint
     time.refresh_from_db()
     assert time.status == Connector.Status.CONNECTED and time.upstream_checked_at
     assert time.upstream_error == ""
