@@ -1,7 +1,7 @@
 # agenwork — one command per task. Needs only python3 (3.11+) on PATH; everything else goes in .venv.
 #
 #   make run      the console with demo data on http://127.0.0.1:8000/ (PORT=8001 make run)
-#   make test     lint + the whole suite against PostgreSQL and Redis (CI=true: no skipped test)
+#   make test     lint + the whole suite, in parallel, on PostgreSQL and Redis (CI=true: no skipped test)
 #   make lint     ruff check + ruff format --check
 #   make format   ruff format + ruff check --fix
 #   make bench    the benchmarks (python -m bench; BENCH_ARGS='--requests 1000')
@@ -36,7 +36,12 @@ DEMO_APPROVER = dana / agenwork-demo
 # CI=true: no cache folder written into the clone, and a skipped test fails the run.
 JUNIT = var/junit.xml
 PYTEST_ARGS ?=
-PYTEST_FLAGS = --strict-markers -rs --junit-xml=$(JUNIT)
+# pytest-xdist workers: `make test` runs the suite on every core (each worker has its own
+# database and Redis dbs: tests/support/workers.py); `make pytest` runs in one process, quicker
+# to start for a few tests (PYTEST_WORKERS=auto or a number to spread them too).
+PYTEST_WORKERS ?= 0
+test: PYTEST_WORKERS = auto
+PYTEST_FLAGS = --strict-markers -rs --junit-xml=$(JUNIT) -n $(PYTEST_WORKERS) --dist loadgroup
 
 # --- virtualenv: reinstalled only when pyproject.toml changes -----------------------------------
 

@@ -6,6 +6,9 @@
 - After a refusal this process publishes nothing for `PAUSE`, then tries again. One refused
   publish costs Celery's publish retries (about half a second); without the pause a request
   queueing three messages would pay that three times while the broker is down.
+- Tasks are published by name (`publish`): a service that enqueues need not import the task
+  module that imports it. Every app registers its tasks when Django starts (its `ready()`), so
+  the name resolves in the web process too, and an eager test runs the task in place.
 - Each refusal that starts a pause is recorded (a heartbeat row), so the first sweep after the
   broker is back hands out every row created until then, not only those older than the grace
   that normally lets the after-commit task send a fresh row by itself.
@@ -19,6 +22,8 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
+from celery import current_app
+
 from agenwork.heartbeat import heartbeat_last, heartbeat_mark
 
 logger = logging.getLogger(__name__)
@@ -30,19 +35,26 @@ _lock = threading.Lock()
 _paused_until = 0.0
 
 
-def publish_after_commit(task: Any, *args: Any) -> bool:
-    """`task.delay(*args)` unless the broker refused lately; False when not published."""
+def publish(task: str, *args: Any) -> None:
+    """Publish the registered task named `task` with `args` (raises when the broker refuses)."""
+    current_app.tasks[task].delay(*args)
+
+
+def publish_after_commit(task: str, *args: Any) -> bool:
+    """Publish the task named `task` unless the broker refused lately; False when not published."""
     global _paused_until
     if time.monotonic() < _paused_until:
         return False
+    # Outside the try: an unknown task name is a bug to raise, not a broker to wait for.
+    registered = current_app.tasks[task]
     try:
-        task.delay(*args)
+        registered.delay(*args)
     except Exception as exc:
         with _lock:
             _paused_until = time.monotonic() + PAUSE_SECONDS
         logger.warning(
             "the broker refused %s (%s: %s); publishing paused for %.0f s, the sweep sends it",
-            task.name,
+            task,
             type(exc).__name__,
             exc,
             PAUSE_SECONDS,

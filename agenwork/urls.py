@@ -8,6 +8,7 @@ from django.urls import include, path
 
 from agenwork.login_throttle import ThrottledAdminAuthenticationForm, ThrottledAuthenticationForm
 from agenwork.views import favicon
+from requests_app.sms_replies import twilio_sms
 from requests_app.views_links import approver_link
 
 admin.site.login_form = ThrottledAdminAuthenticationForm
@@ -23,6 +24,8 @@ urlpatterns = [
     path("api/v1/", include("api.urls")),
     path("scim/v2/", include("directory.scim.urls")),
     path("webhooks/twilio/", include("approval_flows.urls_webhooks")),
+    # Twilio is configured with this URL; the replies decide requests, so requests_app owns them.
+    path("webhooks/twilio/sms", twilio_sms, name="twilio_sms"),
     path("a/<path:token>/", approver_link, name="approver_link"),
     path(
         "accounts/login/",

@@ -1,14 +1,46 @@
-"""The OpenAPI 3.1 document of the gateway API, served at /api/v1/openapi.json."""
+"""The OpenAPI 3.1 document of the gateway API, served at /api/v1/openapi.json.
+
+Its schemas are the API's pydantic models (contract.py), the same that validate the calls.
+"""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from django.conf import settings
+from pydantic import BaseModel
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
+
+from api.contract import Decision, DecisionCall, Error, Request, RequestRef
 
 ERROR = {"$ref": "#/components/schemas/Error"}
-DECISIONS = ["allow", "deny", "step_up", "approval_required"]
-REQUEST_STATUSES = ["pending", "approved", "denied", "auto_approved", "expired", "cancelled"]
+# Each model with the side of the API it describes: what a gateway sends, or what it receives.
+MODELS: list[tuple[type[BaseModel], JsonSchemaMode]] = [
+    (DecisionCall, "validation"),
+    (Decision, "serialization"),
+    (RequestRef, "serialization"),
+    (Request, "serialization"),
+    (Error, "serialization"),
+]
+
+
+class _WithoutFieldTitles(GenerateJsonSchema):
+    """Pydantic titles every field after its name ("Grant Expires At"): noise for readers."""
+
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        return False
+
+
+@cache
+def component_schemas() -> dict[str, Any]:
+    """The document's components/schemas: every model, and the models they hold, by name."""
+    _, document = models_json_schema(
+        MODELS,
+        ref_template="#/components/schemas/{model}",
+        schema_generator=_WithoutFieldTitles,
+    )
+    return document["$defs"]
 
 
 def _error(description: str, codes: list[str]) -> dict[str, Any]:
@@ -28,146 +60,6 @@ REQUEST_ID = {
     "required": True,
     "description": "The request's id, as returned by POST /decisions.",
     "schema": {"type": "string", "format": "uuid"},
-}
-
-SCHEMAS: dict[str, Any] = {
-    "DecisionCall": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["user", "connector", "tools"],
-        "properties": {
-            "user": {
-                "type": "string",
-                "minLength": 1,
-                "maxLength": 254,
-                "description": "The person's email or identity-provider external id.",
-            },
-            "connector": {
-                "type": "string",
-                "minLength": 1,
-                "maxLength": 100,
-                "description": "Connector slug, e.g. google-calendar.",
-            },
-            "tools": {
-                "type": "array",
-                "minItems": 1,
-                "maxItems": 50,
-                "items": {"type": "string", "minLength": 1, "maxLength": 200},
-                "description": "Tool keys, e.g. google-calendar_events_create.",
-            },
-            "note": {
-                "type": "string",
-                "maxLength": 2000,
-                "description": "Why the agent needs this; shown to approvers.",
-            },
-            "agent": {"type": "string", "maxLength": 200, "description": "e.g. Claude, Copilot."},
-            "arguments": {
-                "type": "object",
-                "description": (
-                    "The tool call's arguments (at most 16 KB encoded, nested at most 32 levels)."
-                ),
-            },
-            "step_up": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["authenticated_at"],
-                "properties": {"authenticated_at": {"type": "string", "format": "date-time"}},
-                "description": "When the user last re-authenticated strongly.",
-            },
-        },
-    },
-    "ToolDecision": {
-        "type": "object",
-        "required": ["tool", "decision", "policy_id", "reason_code"],
-        "properties": {
-            "tool": {"type": "string"},
-            "decision": {"enum": DECISIONS},
-            "policy_id": {"type": ["integer", "null"]},
-            "reason_code": {"type": "string"},
-        },
-    },
-    "RequestRef": {
-        "type": "object",
-        "required": ["id", "status", "status_url", "review_url"],
-        "properties": {
-            "id": {"type": "string", "format": "uuid"},
-            "status": {"enum": REQUEST_STATUSES},
-            "status_url": {"type": "string", "format": "uri"},
-            "review_url": {"type": "string", "format": "uri"},
-        },
-    },
-    "Decision": {
-        "type": "object",
-        "required": ["decision", "reason_code", "reason", "tools", "request"],
-        "properties": {
-            "decision": {"enum": DECISIONS},
-            "reason_code": {
-                "type": "string",
-                "description": "allowed, unknown_user, user_locked, connector_disabled, "
-                "tool_disabled, no_policy, policy_deny, approval_required, step_up_required…",
-            },
-            "reason": {"type": "string", "description": "A sentence for logs and people."},
-            "tools": {"type": "array", "items": {"$ref": "#/components/schemas/ToolDecision"}},
-            "request": {"oneOf": [{"$ref": "#/components/schemas/RequestRef"}, {"type": "null"}]},
-        },
-    },
-    "Request": {
-        "type": "object",
-        "required": [
-            "id",
-            "status",
-            "tools",
-            "decided_at",
-            "decided_by",
-            "decided_via",
-            "comment",
-            "grant_expires_at",
-            "consumed_at",
-        ],
-        "properties": {
-            "id": {"type": "string", "format": "uuid"},
-            "status": {"enum": REQUEST_STATUSES},
-            "tools": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["tool", "status"],
-                    "properties": {
-                        "tool": {"type": "string"},
-                        "status": {"enum": ["pending", "approved", "denied"]},
-                    },
-                },
-            },
-            "decided_at": {"type": ["string", "null"], "format": "date-time"},
-            "decided_by": {"type": ["string", "null"]},
-            "decided_via": {
-                "type": ["string", "null"],
-                "description": "web, email, sms, timeout, policy or api",
-            },
-            "comment": {"type": "string"},
-            "grant_expires_at": {
-                "type": ["string", "null"],
-                "format": "date-time",
-                "description": "Set for a time-bound approval.",
-            },
-            "consumed_at": {"type": ["string", "null"], "format": "date-time"},
-        },
-    },
-    "Error": {
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {
-                "type": "object",
-                "required": ["code", "message"],
-                "properties": {
-                    "code": {"type": "string"},
-                    "message": {"type": "string"},
-                    "details": {"type": "object"},
-                },
-            }
-        },
-    },
 }
 
 
@@ -192,7 +84,7 @@ def openapi_document() -> dict[str, Any]:
         "security": [{"bearer": []}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": SCHEMAS,
+            "schemas": component_schemas(),
         },
         "paths": {
             "/decisions": {

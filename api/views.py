@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import functools
 import json
-import logging
-from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import cache_control
 from django.views.decorators.csrf import csrf_exempt
 
+from agenwork.endpoints import BearerApi
 from api.auth import key_and_snapshot_version
-from api.errors import ApiError, error_response
+from api.contract import Decision, RequestRef, ToolDecision
+from api.errors import ApiError
 from api.openapi import openapi_document
 from api.validation import parse_decision_body
 from gateways.models import ApiKey
@@ -33,58 +31,22 @@ from requests_app.services import (
     request_consume,
 )
 
-logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
 # The OpenAPI document and its docs page are the same for everyone and change only with a
 # release (the API is versioned in its URL): browsers and proxies may keep them for an hour.
 public_for_an_hour = cache_control(public=True, max_age=3600)
 
-Handler = Callable[..., JsonResponse]
+
+def _api_key(raw_key: str) -> ApiKey | None:
+    return api_key_authenticate(raw_key, lookup=key_and_snapshot_version)
 
 
-def api_endpoint(method: str) -> Callable[[Handler], Callable[..., HttpResponse]]:
-    """Method check, bearer authentication and error shaping around an API view."""
-
-    def wrap(view: Handler) -> Callable[..., HttpResponse]:
-        @csrf_exempt
-        @functools.wraps(view)
-        def endpoint(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            try:
-                if request.method != method:
-                    response = error_response(
-                        ApiError(405, "method_not_allowed", f"Use {method} on this URL.")
-                    )
-                    response["Allow"] = method
-                    return response
-                api_key = _authenticate(request)
-                return view(request, api_key, *args, **kwargs)
-            except ApiError as error:
-                return error_response(error)
-            except (OperationalError, InterfaceError):  # PostgreSQL down or restarting
-                logger.exception("API: the database is unavailable on %s", request.path)
-                return error_response(
-                    ApiError(503, "unavailable", "The database is not answering; retry shortly.")
-                )
-            except Exception:
-                logger.exception("API error on %s %s", request.method, request.path)
-                return error_response(ApiError(500, "internal_error", "Something went wrong."))
-
-        return endpoint
-
-    return wrap
-
-
-def _authenticate(request: HttpRequest) -> ApiKey:
-    header = request.headers.get("Authorization", "")
-    scheme, _, raw_key = header.partition(" ")
-    api_key = (
-        api_key_authenticate(raw_key.strip(), lookup=key_and_snapshot_version)
-        if scheme.lower() == "bearer"
-        else None
-    )
-    if api_key is None:
-        raise ApiError(401, "unauthorized", "Send a valid API key: Authorization: Bearer <key>.")
-    return api_key
+API = BearerApi(
+    name="API",
+    error=ApiError,
+    find_caller=_api_key,
+    unauthorized="Send a valid API key: Authorization: Bearer <key>.",
+)
 
 
 def _json_body(request: HttpRequest) -> Any:
@@ -125,19 +87,20 @@ def _own_request(api_key: ApiKey, public_id: str) -> AccessRequest:
     return found
 
 
-@api_endpoint("POST")
-def decisions(request: HttpRequest, api_key: ApiKey) -> JsonResponse:
+@API.endpoint("POST")
+def decisions(request: HttpRequest, api_key: ApiKey) -> HttpResponse:
     """Decide a tool call: allow, deny, step_up or approval_required (with its request)."""
     data = parse_decision_body(_json_body(request))
+    step_up_at = data.step_up.authenticated_at if data.step_up else None
     call = Call(
-        user=data.user, connector=data.connector, tools=data.tools, step_up_at=data.step_up_at
+        user=data.user, connector=data.connector, tools=tuple(data.tools), step_up_at=step_up_at
     )
     try:
         outcome = decide_call(
             call=call,
             api_key=api_key,
-            note=data.note,
-            agent=data.agent,
+            note=data.note or "",
+            agent=data.agent or "",
             arguments=data.arguments,
             snapshot_version=api_key.snapshot_version,
         )
@@ -146,40 +109,36 @@ def decisions(request: HttpRequest, api_key: ApiKey) -> JsonResponse:
     except UnknownTool as exc:
         raise ApiError(422, "unknown_tool", str(exc), {"tools": list(exc.keys)}) from exc
     decision, access_request = outcome.decision, outcome.access_request
-    return JsonResponse(
-        {
-            "decision": decision.decision,
-            "reason_code": decision.reason_code,
-            "reason": decision.reason,
-            "tools": [
-                {
-                    "tool": t.tool,
-                    "decision": t.decision,
-                    "policy_id": t.policy_id,
-                    "reason_code": t.reason_code,
-                }
-                for t in decision.tools
-            ],
-            "request": (
-                {
-                    "id": str(access_request.public_id),
-                    "status": access_request.status,
-                    **request_urls(access_request),
-                }
-                if access_request
-                else None
-            ),
-        }
+    answer = Decision(
+        decision=decision.decision,
+        reason_code=decision.reason_code,
+        reason=decision.reason,
+        tools=[
+            ToolDecision(
+                tool=t.tool, decision=t.decision, policy_id=t.policy_id, reason_code=t.reason_code
+            )
+            for t in decision.tools
+        ],
+        request=(
+            RequestRef(
+                id=access_request.public_id,
+                status=access_request.status,
+                **request_urls(access_request),
+            )
+            if access_request
+            else None
+        ),
     )
+    return HttpResponse(answer.model_dump_json(), content_type="application/json")
 
 
-@api_endpoint("GET")
+@API.endpoint("GET")
 def request_status(request: HttpRequest, api_key: ApiKey, public_id: str) -> JsonResponse:
     """The request's status, per tool, and who decided, when and how."""
     return JsonResponse(request_payload(_own_request(api_key, public_id)))
 
 
-@api_endpoint("POST")
+@API.endpoint("POST")
 def request_consume_view(request: HttpRequest, api_key: ApiKey, public_id: str) -> JsonResponse:
     """Use a one-time approval: 200 once, 409 afterwards or when it is not approved."""
     access_request = _own_request(api_key, public_id)
@@ -197,7 +156,7 @@ def request_consume_view(request: HttpRequest, api_key: ApiKey, public_id: str) 
     return JsonResponse(request_payload(access_request))
 
 
-@api_endpoint("POST")
+@API.endpoint("POST")
 def request_cancel_view(request: HttpRequest, api_key: ApiKey, public_id: str) -> JsonResponse:
     """Cancel a pending request (the agent gave up); 409 when it is no longer pending."""
     access_request = _own_request(api_key, public_id)
@@ -228,4 +187,4 @@ def docs(request: HttpRequest) -> HttpResponse:
 
 @csrf_exempt  # a gateway POSTing to a mistyped URL gets the API's JSON 404, not a CSRF page
 def not_found(request: HttpRequest, path: str = "") -> JsonResponse:
-    return error_response(ApiError(404, "not_found", "There is no API endpoint at this URL."))
+    return ApiError(404, "not_found", "There is no API endpoint at this URL.").response()

@@ -1,6 +1,7 @@
 """Transports: hand one Notification to SMTP (Django's mail backend) or to Twilio.
 
-- `send()` returns the provider's id (Message-ID, Twilio SID) or raises a `TransportError`.
+- `send()` returns the provider's id (Message-ID, Twilio SID) or raises one of the outbox's
+  errors (`agenwork.outbox`):
 - `TransientError`: worth retrying later (network, timeouts, SMTP 4xx, Twilio 429/5xx).
 - `PermanentError`: retrying cannot help (recipient refused, invalid number, body too long…).
 - Without Twilio settings, SMS go to the "agenwork.sms" log and count as sent (`make run`).
@@ -27,6 +28,7 @@ from twilio.base.exceptions import (
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+from agenwork.outbox import PermanentError, SendError, TransientError
 from approval_flows.models import Notification
 
 sms_log = logging.getLogger("agenwork.sms")
@@ -42,18 +44,6 @@ GSM7_BASIC = frozenset(
 GSM7_EXTENDED = frozenset("\f^{}\\[~]|€")
 SEGMENT_SEPTETS = 160
 _TWILIO_SETTINGS = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER")
-
-
-class TransportError(Exception):
-    """The message was not handed over."""
-
-
-class TransientError(TransportError):
-    """A temporary failure: try again later."""
-
-
-class PermanentError(TransportError):
-    """A failure that no retry will fix."""
 
 
 class Transport(Protocol):
@@ -126,13 +116,13 @@ def _message_id(notification: Notification) -> str:
     return f"{local}@{domain}"
 
 
-def _refused(exc: smtplib.SMTPRecipientsRefused) -> TransportError:
+def _refused(exc: smtplib.SMTPRecipientsRefused) -> SendError:
     """The error for the refused recipient (a notification has exactly one)."""
     code, reply = next(iter(exc.recipients.values()), (450, b"refused"))
     return _smtp_error(code, reply)
 
 
-def _smtp_error(code: int, reply: bytes | str) -> TransportError:
+def _smtp_error(code: int, reply: bytes | str) -> SendError:
     """Permanent for a 5xx reply to this message, transient for a 4xx one."""
     text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
     message = f"SMTP {code}: {text}"[:500]
@@ -202,7 +192,7 @@ def twilio_client() -> Client:
     return client
 
 
-def _twilio_error(exc: TwilioRestException | TwilioServiceException) -> TransportError:
+def _twilio_error(exc: TwilioRestException | TwilioServiceException) -> SendError:
     """Transient for 429 and 5xx (and Twilio's own rate-limit code), permanent for other 4xx."""
     text = getattr(exc, "msg", None) or getattr(exc, "detail", None) or getattr(exc, "title", "")
     message = f"Twilio {exc.status} (error {exc.code}): {text}"[:500]

@@ -37,6 +37,8 @@ DAYS = 30
 WEEKS = 12
 TOP_CONNECTORS = 6
 KEEP_SECONDS = 24 * 3600
+# Published by name: the task module imports this one.
+REFRESH_TASK = "dashboard.tasks.refresh_dashboard_figures"
 # An approval this soon after the approver opened the request may not have been read.
 RUBBER_STAMP_MS = 5_000
 # The outcomes of the decisions chart, in stacking order; expired and cancelled share a colour.
@@ -147,10 +149,8 @@ def dashboard_figures(scope: Scope, now: datetime | None = None) -> Figures:
     stale = now - computed_at > max_age or new_day
     refreshing = _cache_key(scope) + ":refreshing"
     if stale and cache.add(refreshing, True, int(max_age.total_seconds())):
-        from dashboard.tasks import refresh_dashboard_figures  # the task module imports this one
-
         user_id = scope.user.pk if scope.user is not None else None
-        publish_after_commit(refresh_dashboard_figures, scope.flow_ids, user_id)
+        publish_after_commit(REFRESH_TASK, scope.flow_ids, user_id)
     return figures
 
 

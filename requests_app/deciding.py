@@ -1,8 +1,11 @@
-"""Decisions made in the console: one request from the review panel, or several at once.
+"""Decisions made by people: in the console (one request from the review panel, or several at
+once), or without a login through an approver link or an SMS reply.
 
 An admin's decision is final (`request_approve` / `request_deny`); an approver's is a vote
 (`request_vote`: the flow may need several approvals). Each request is decided on its own, in
 its own transaction, with its own event, messages and webhook, so a race is settled per request.
+`person_decide` is the one place where a person reached by a link or an SMS reply decides, so the
+voting rules apply to both channels at once.
 """
 
 from __future__ import annotations
@@ -13,10 +16,16 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from django.db import transaction
+from django.utils import timezone
+
 from agenwork.roles import is_admin
-from requests_app.models import AccessRequest
+from directory.models import Person
+from requests_app.links import LinkSpent, link_spend
+from requests_app.models import AccessRequest, ApproverLink, RequestApproval
+from requests_app.outcomes import Actor, RequestAlreadyDecided
 from requests_app.selectors import console_person, user_may_decide
-from requests_app.services import Actor, RequestAlreadyDecided, request_approve, request_deny
+from requests_app.services import request_approve, request_deny
 from requests_app.voting import Vote, VoteRefused, request_vote
 
 # How many requests one bulk decision takes: each is its own transaction with its own messages,
@@ -59,6 +68,69 @@ def request_decide(
             comment=comment,
         )
     return request_deny(access_request=access_request, actor=actor, comment=comment)
+
+
+@transaction.atomic
+def link_decide(
+    *,
+    link: ApproverLink,
+    approve: bool,
+    tool_ids: Iterable[int] | None = None,
+    duration: timedelta | None = None,
+    comment: str = "",
+    response_ms: int | None = None,
+) -> AccessRequest:
+    """Spend the link and decide through it; nothing changes when either step loses a race.
+
+    - `tool_ids` (None: all of them) and `duration` (None: this call only) shape an approval.
+    """
+    if not link_spend(link):
+        raise LinkSpent
+    return person_decide(
+        access_request=link.request,
+        person=link.person,
+        approve=approve,
+        channel=link.channel,
+        tool_ids=tool_ids,
+        duration=duration,
+        comment=comment,
+        response_ms=response_ms,
+    )
+
+
+@transaction.atomic
+def person_decide(
+    *,
+    access_request: AccessRequest,
+    person: Person,
+    approve: bool,
+    channel: str,
+    tool_ids: Iterable[int] | None = None,
+    duration: timedelta | None = None,
+    comment: str = "",
+    response_ms: int | None = None,
+) -> AccessRequest:
+    """Approve or deny as this person (no login); raises RequestAlreadyDecided when too late.
+
+    - An approval covers `tool_ids` (None: every tool) for `duration` (None: this call only).
+    - Every other link of this person on this request is spent with the decision.
+    """
+    actor = Actor(name=person.name, channel=channel, user=None, response_ms=response_ms)
+    # A vote: the flow may need several approvals (requests_app.voting).
+    vote = RequestApproval.Vote.APPROVE if approve else RequestApproval.Vote.DENY
+    request_vote(
+        access_request=access_request,
+        person=person,
+        vote=vote,
+        actor=actor,
+        tool_ids=tool_ids if approve else None,
+        duration=duration if approve else None,
+        comment=comment,
+    )
+    ApproverLink.objects.filter(request=access_request, person=person, used_at__isnull=True).update(
+        used_at=timezone.now()
+    )
+    return access_request
 
 
 @dataclass

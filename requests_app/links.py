@@ -1,27 +1,24 @@
 """Approver links: single-use, hashed, expiring tokens that let one person decide one request.
 
 - Only `hash_token(token)` is stored; the raw token exists only in the message that carries it.
-- `person_decide` is the one place where a person reached by a link or an SMS reply decides, so
-  the voting rules can replace it for both channels at once.
+- A link decides through `requests_app.deciding.link_decide` (a vote); this module only issues,
+  resolves and spends links, so the messages that carry them need nothing from the transitions.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from agenwork.crypto import hash_token, random_token
 from approval_flows.selectors import person_may_approve
 from directory.models import Person
 from requests_app.models import AccessRequest, ApproverLink, RequestApproval
-from requests_app.services import Actor, describe_decision
-from requests_app.voting import request_vote
+from requests_app.outcomes import describe_decision
 
 DEFAULT_LIFETIME = timedelta(days=7)
 # token_urlsafe(32) gives 43 characters; anything else was never issued, so no query is run.
@@ -130,66 +127,3 @@ def link_spend(link: ApproverLink) -> bool:
 
 class LinkSpent(Exception):
     """The link was used between its check and its decision (a double submit)."""
-
-
-@transaction.atomic
-def link_decide(
-    *,
-    link: ApproverLink,
-    approve: bool,
-    tool_ids: Iterable[int] | None = None,
-    duration: timedelta | None = None,
-    comment: str = "",
-    response_ms: int | None = None,
-) -> AccessRequest:
-    """Spend the link and decide through it; nothing changes when either step loses a race.
-
-    - `tool_ids` (None: all of them) and `duration` (None: this call only) shape an approval.
-    """
-    if not link_spend(link):
-        raise LinkSpent
-    return person_decide(
-        access_request=link.request,
-        person=link.person,
-        approve=approve,
-        channel=link.channel,
-        tool_ids=tool_ids,
-        duration=duration,
-        comment=comment,
-        response_ms=response_ms,
-    )
-
-
-@transaction.atomic
-def person_decide(
-    *,
-    access_request: AccessRequest,
-    person: Person,
-    approve: bool,
-    channel: str,
-    tool_ids: Iterable[int] | None = None,
-    duration: timedelta | None = None,
-    comment: str = "",
-    response_ms: int | None = None,
-) -> AccessRequest:
-    """Approve or deny as this person (no login); raises RequestAlreadyDecided when too late.
-
-    - An approval covers `tool_ids` (None: every tool) for `duration` (None: this call only).
-    - Every other link of this person on this request is spent with the decision.
-    """
-    actor = Actor(name=person.name, channel=channel, user=None, response_ms=response_ms)
-    # A vote: the flow may need several approvals (requests_app.voting).
-    vote = RequestApproval.Vote.APPROVE if approve else RequestApproval.Vote.DENY
-    request_vote(
-        access_request=access_request,
-        person=person,
-        vote=vote,
-        actor=actor,
-        tool_ids=tool_ids if approve else None,
-        duration=duration if approve else None,
-        comment=comment,
-    )
-    ApproverLink.objects.filter(request=access_request, person=person, used_at__isnull=True).update(
-        used_at=timezone.now()
-    )
-    return access_request

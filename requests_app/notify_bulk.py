@@ -31,6 +31,8 @@ from requests_app.links import DEFAULT_LIFETIME, link_url
 from requests_app.models import AccessRequest, ApproverLink, RequestApproval, RequestTool
 
 REMINDER = Notification.Occasion.REMINDER
+# One task that fans a batch's sends out (requests_app.tasks imports this module: a name, not it).
+HAND_OUT_TASK = "requests_app.tasks.hand_out_notifications"
 EMAIL, SMS = Notification.Channel.EMAIL, Notification.Channel.SMS
 
 
@@ -163,6 +165,4 @@ def _message(
 
 
 def _hand_out(notification_ids: list[int]) -> None:
-    from requests_app.tasks import hand_out_notifications
-
-    publish_after_commit(hand_out_notifications, notification_ids)
+    publish_after_commit(HAND_OUT_TASK, notification_ids)

@@ -14,11 +14,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
@@ -29,6 +27,8 @@ from gateways.models import ApiKey
 from policies.models import Policy
 from policies.services import PolicyData, policy_create
 from requests_app.models import AccessRequest, Channel, RequestEvent, RequestTool
+from requests_app.notify import notify_new_request, notify_resolution
+from requests_app.outcomes import SYSTEM, Actor, RequestAlreadyDecided
 from requests_app.webhooks import webhook_queue
 
 Status = AccessRequest.Status
@@ -58,43 +58,6 @@ GRANT_DURATIONS: dict[str, timedelta | None] = {
     "8h": timedelta(hours=8),
     "24h": timedelta(hours=24),
 }
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who acts on a request: a console login, a person reached by a link, or the system."""
-
-    name: str
-    channel: str
-    user: AbstractBaseUser | None = None
-    # How long the person looked at the request before deciding (requests_app.opened).
-    response_ms: int | None = None
-
-    @classmethod
-    def for_user(cls, user: Any, channel: str = Channel.WEB) -> Actor:
-        person = getattr(user, "person", None)
-        name = person.name if person else (user.get_full_name() or user.get_username())
-        return cls(name=name, channel=channel, user=user)
-
-
-SYSTEM = Actor(name="agenwork", channel=Channel.SYSTEM)
-
-
-class RequestAlreadyDecided(Exception):
-    """The request left pending before this decision: someone or something else decided."""
-
-    def __init__(self, access_request: AccessRequest) -> None:
-        self.access_request = access_request
-        super().__init__(describe_decision(access_request))
-
-
-def describe_decision(access_request: AccessRequest) -> str:
-    """A sentence such as "Approved by Dana Levi via Web at 05 Mar 2026 14:02 UTC"."""
-    who = access_request.decided_by_name or "the system"
-    when = access_request.decided_at or access_request.updated_at
-    via = access_request.get_decided_via_display() if access_request.decided_via else "—"
-    stamp = timezone.localtime(when).strftime("%d %b %Y %H:%M %Z")
-    return f"{access_request.get_status_display()} by {who} via {via} at {stamp}"
 
 
 def dedupe_key_for(
@@ -184,9 +147,6 @@ def request_create(
 
 def _notify_new_request(access_request: AccessRequest) -> None:
     """Queue the approvers' messages in the creating transaction and record the "notified" event."""
-    # Imported here: notify imports links, which import this module.
-    from requests_app.notify import notify_new_request
-
     queued = notify_new_request(access_request)
     message = f"{queued} notification{'' if queued == 1 else 's'} queued for the approvers"
     record_event(access_request, RequestEvent.Kind.NOTIFIED, SYSTEM, message, {"queued": queued})
@@ -194,8 +154,6 @@ def _notify_new_request(access_request: AccessRequest) -> None:
 
 def _resolved(access_request: AccessRequest) -> None:
     """What every resolution does after its event: the gateway's webhook and the outcome message."""
-    from requests_app.notify import notify_resolution
-
     webhook_queue(access_request)
     notify_resolution(access_request)
 

@@ -21,7 +21,8 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from approval_flows.selectors import flow_ids_for_approver
 from directory.models import Person
-from requests_app.links import person_decide, person_may_not_decide
+from requests_app.deciding import person_decide
+from requests_app.links import person_may_not_decide
 from requests_app.models import AccessRequest, Channel
 from requests_app.services import RequestAlreadyDecided
 from requests_app.voting import VoteRefused, approval_progress

@@ -27,15 +27,17 @@ from django.db import connections, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from agenwork.broker import broker_refused
-from approval_flows.models import ApprovalFlow, ApprovalLevel, Notification
-from approval_flows.notifications import STALE_CLAIM, notifications_due
+from agenwork.broker import broker_refused, publish
+from approval_flows.models import ApprovalFlow, ApprovalLevel
+from approval_flows.notifications import NOTIFICATIONS, notification_due_ids
 from connectors.models import Connector
 from directory.models import Person
 from requests_app import notify
-from requests_app.models import AccessRequest, Channel, RequestEvent, WebhookDelivery
-from requests_app.notify_bulk import notify_reminders
-from requests_app.services import SYSTEM, request_time_out
+from requests_app.models import AccessRequest, Channel, RequestEvent
+from requests_app.notify_bulk import HAND_OUT_TASK, notify_reminders
+from requests_app.outcomes import SYSTEM
+from requests_app.services import request_time_out
+from requests_app.webhooks import WEBHOOKS, webhook_due_ids
 
 logger = logging.getLogger(__name__)
 
@@ -332,23 +334,19 @@ def _event(access_request: AccessRequest, kind: str, message: str, data: dict) -
 
 def _hand_off_messages(report: SweepReport) -> None:
     """Give due notifications and webhook deliveries to the workers (the broker may be down)."""
-    from approval_flows.notifications import notification_due_ids
-    from requests_app.tasks import deliver_webhook, hand_out_notifications
-    from requests_app.webhooks import webhook_due_ids
-
     due = notification_due_ids(now=report.now)
     # One message for them all: a worker fans the sends out.
-    handed = _enqueue(report, "notifications", [due] if due else [], hand_out_notifications)
+    handed = _enqueue(report, "notifications", [due] if due else [], HAND_OUT_TASK)
     report.notifications = len(due) if handed else 0
     webhooks = webhook_due_ids(now=report.now)
-    report.webhooks = _enqueue(report, "webhooks", webhooks, deliver_webhook)
+    report.webhooks = _enqueue(report, "webhooks", webhooks, WEBHOOKS.task)
 
 
-def _enqueue(report: SweepReport, kind: str, arguments: Sequence[Any], task: Any) -> int:
+def _enqueue(report: SweepReport, kind: str, arguments: Sequence[Any], task: str) -> int:
     """Publish one task per argument; stop at the first refusal (the rows stay due)."""
     for handed, argument in enumerate(arguments):
         try:
-            task.delay(argument)
+            publish(task, argument)
         except Exception as exc:
             report.errors.append(f"{kind}: the broker refused ({type(exc).__name__}: {exc})"[:300])
             logger.warning("sweep: could not enqueue %s: %s", kind, exc)
@@ -367,16 +365,6 @@ def _preview(report: SweepReport) -> SweepReport:
         setattr(report, kind, due.count())
         first = due.order_by(column, "pk").values_list("public_id", column)[:PREVIEW_ROWS]
         report.due[kind] = [f"{public_id} due {when.isoformat()}" for public_id, when in first]
-    report.notifications = _due_notifications(report.now).count()
-    report.webhooks = WebhookDelivery.objects.filter(
-        status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=report.now
-    ).count()
+    report.notifications = NOTIFICATIONS.waiting(now=report.now).count()
+    report.webhooks = WEBHOOKS.waiting(now=report.now).count()
     return report
-
-
-def _due_notifications(now: datetime) -> QuerySet[Notification]:
-    """What `notification_due_ids` would hand out at `now`, read without reclaiming anything."""
-    stale = Notification.objects.filter(
-        status=Notification.Status.SENDING, claimed_at__lt=now - STALE_CLAIM
-    )
-    return notifications_due(now=now) | stale

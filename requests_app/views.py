@@ -28,6 +28,7 @@ from requests_app.filtersets import AccessRequestFilterSet
 from requests_app.forms import DecisionForm
 from requests_app.models import AccessRequest
 from requests_app.opened import opened_token, response_ms
+from requests_app.outcomes import describe_decision
 from requests_app.selectors import (
     approver_flow_ids,
     request_for_panel,
@@ -38,7 +39,6 @@ from requests_app.selectors import (
 from requests_app.services import (
     Actor,
     RequestAlreadyDecided,
-    describe_decision,
     request_resolve_with_policy,
 )
 from requests_app.tables import SORT_ALIASES, AccessRequestTable

@@ -17,8 +17,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from agenwork.templatetags.agenwork_tags import pretty_json
+from requests_app.deciding import link_decide
 from requests_app.forms import DecisionForm
-from requests_app.links import LinkCheck, LinkSpent, Problem, link_decide, link_resolve
+from requests_app.links import LinkCheck, LinkSpent, Problem, link_resolve
 from requests_app.models import AccessRequest, RequestTool
 from requests_app.opened import opened_token, response_ms
 from requests_app.selectors import request_for_link

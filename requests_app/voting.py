@@ -15,14 +15,8 @@ from django.db.models import Q
 from approval_flows.models import ApprovalLevel
 from directory.models import Person
 from requests_app.models import AccessRequest, RequestApproval, RequestEvent
-from requests_app.services import (
-    Actor,
-    RequestAlreadyDecided,
-    describe_decision,
-    record_event,
-    request_approve,
-    request_deny,
-)
+from requests_app.outcomes import Actor, RequestAlreadyDecided, describe_decision
+from requests_app.services import record_event, request_approve, request_deny
 
 Vote = RequestApproval.Vote
 

@@ -1,5 +1,9 @@
 """Signed webhooks to gateways: the outbox row is written with the resolution, sent after commit.
 
+Delivery is the outbox's (`agenwork.outbox`, shared with approvers' notifications): `WEBHOOKS`
+claims a due row, `_post` signs and POSTs it outside any transaction, and the outcome is recorded
+on that claim only; a non-2xx answer or a network error is retried on `BACKOFF`, then fails.
+
 Signature: header `Agenwork-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, keyed
 with the API key's webhook secret. Receivers check the HMAC and reject an old `t` (replays).
 """
@@ -9,21 +13,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import logging
 import time
 from datetime import datetime, timedelta
+from typing import Any
 
 import requests
-from django.db import transaction
-from django.db.models import F, Q
-from django.utils import timezone
 
-from agenwork.broker import publish_after_commit
 from agenwork.crypto import decrypt
+from agenwork.outbox import Outbox, PermanentError, TransientError
 from requests_app.models import AccessRequest, WebhookDelivery
 from requests_app.serializers import request_payload
-
-logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "Agenwork-Signature"
 TIMEOUT_SECONDS = 10
@@ -37,8 +36,18 @@ BACKOFF = (
     timedelta(hours=1),
     timedelta(hours=3),
 )
-MAX_ATTEMPTS = len(BACKOFF) + 1
-STALE_CLAIM = timedelta(minutes=5)
+WEBHOOKS: Outbox[WebhookDelivery] = Outbox(
+    model=WebhookDelivery,
+    task="requests_app.tasks.deliver_webhook",
+    backoff=BACKOFF,
+    done=WebhookDelivery.Status.DELIVERED,
+    done_at="delivered_at",
+    label="webhook",
+    related=("api_key",),
+)
+MAX_ATTEMPTS = WEBHOOKS.max_attempts
+STALE_CLAIM = WEBHOOKS.stale_claim
+FRESH_GRACE = WEBHOOKS.fresh_grace
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:
@@ -73,30 +82,22 @@ def webhook_queue(access_request: AccessRequest) -> WebhookDelivery | None:
         defaults={"url": api_key.webhook_url, "payload": request_payload(access_request)},
     )
     if created:
-        transaction.on_commit(lambda: _enqueue(delivery.pk), robust=True)
+        WEBHOOKS.enqueue_after_commit(delivery.pk)
     return delivery
-
-
-def _enqueue(delivery_id: int) -> None:
-    from requests_app.tasks import deliver_webhook
-
-    publish_after_commit(deliver_webhook, delivery_id)
 
 
 def webhook_deliver(*, delivery_id: int, now: datetime | None = None) -> str:
     """Claim a due delivery, POST it outside any transaction, record the outcome."""
-    now = now or timezone.now()
-    claimed = WebhookDelivery.objects.filter(
-        pk=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
-    ).update(status=WebhookDelivery.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1)
-    if not claimed:
-        return "not_due"
-    delivery = WebhookDelivery.objects.select_related("api_key").get(pk=delivery_id)
+    return WEBHOOKS.send(delivery_id, _post, now=now)
+
+
+def _post(delivery: WebhookDelivery) -> dict[str, Any]:
+    """Sign and POST the frozen payload; a 2xx answer delivers it, anything else is retried."""
     body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
     try:
         secret = decrypt(delivery.api_key.webhook_secret_encrypted)
     except ValueError as exc:
-        return _record(delivery, code=None, error=str(exc), permanent=True)
+        raise PermanentError(str(exc), last_status_code=None) from exc
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "agenwork-webhooks/1",
@@ -106,44 +107,13 @@ def webhook_deliver(*, delivery_id: int, now: datetime | None = None) -> str:
     try:
         response = requests.post(delivery.url, data=body, headers=headers, timeout=TIMEOUT_SECONDS)
     except requests.RequestException as exc:
-        return _record(delivery, code=None, error=f"{type(exc).__name__}: {exc}"[:500])
-    if 200 <= response.status_code < 300:
-        return _record(delivery, code=response.status_code, error="")
-    return _record(delivery, code=response.status_code, error=f"HTTP {response.status_code}")
-
-
-def _record(
-    delivery: WebhookDelivery, *, code: int | None, error: str, permanent: bool = False
-) -> str:
-    now = timezone.now()
-    fields: dict[str, object] = {"last_status_code": code, "last_error": error, "claimed_at": None}
-    if not error:
-        fields.update(status=WebhookDelivery.Status.DELIVERED, delivered_at=now)
-    elif permanent or delivery.attempts >= MAX_ATTEMPTS:
-        fields.update(status=WebhookDelivery.Status.FAILED)
-    else:
-        fields.update(
-            status=WebhookDelivery.Status.PENDING,
-            next_attempt_at=now + BACKOFF[delivery.attempts - 1],
-        )
-    WebhookDelivery.objects.filter(pk=delivery.pk, status=WebhookDelivery.Status.SENDING).update(
-        **fields
-    )
-    if error:
-        logger.warning("webhook %s to %s: %s", delivery.pk, delivery.url, error)
-    return str(fields["status"])
+        raise TransientError(f"{type(exc).__name__}: {exc}", last_status_code=None) from exc
+    code = response.status_code
+    if not 200 <= code < 300:
+        raise TransientError(f"HTTP {code}", last_status_code=code)
+    return {"last_status_code": code}
 
 
 def webhook_due_ids(*, now: datetime | None = None, limit: int = 500) -> list[int]:
-    """Deliveries whose time has come, and claims a dead worker left behind."""
-    now = now or timezone.now()
-    WebhookDelivery.objects.filter(
-        status=WebhookDelivery.Status.SENDING, claimed_at__lt=now - STALE_CLAIM
-    ).update(status=WebhookDelivery.Status.PENDING, claimed_at=None)
-    return list(
-        WebhookDelivery.objects.filter(
-            Q(status=WebhookDelivery.Status.PENDING), next_attempt_at__lte=now
-        )
-        .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:limit]
-    )
+    """Deliveries whose time has come; stale claims a dead worker left are settled first."""
+    return WEBHOOKS.due_ids(now=now, limit=limit)

@@ -4,14 +4,21 @@
 - approver: Dana, a person in the Security group that approves the request's flow.
 - outsider: a login linked to a person who approves nothing.
 The requester, Ana, has no login at all.
+- demo: the DESIGN §9 scenario of `seed_demo --requests 0`, built once per session
+  (tests/support/demo.py) and put back in each test that asks for it.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from django.conf import settings as django_settings
 from django.db import connection
+from django.test import override_settings
 
 from connectors.models import Tool
+from directory.models import Person
 from tests.factories import (
     ApprovalFlowFactory,
     ApprovalLevelFactory,
@@ -22,8 +29,52 @@ from tests.factories import (
     UserFactory,
     make_request,
 )
+from tests.support.demo import DemoRows, take_demo_rows
+from tests.support.workers import pin_redis_databases
+
+# Before any test or fixture reads them: under pytest-xdist each worker has its own Redis dbs.
+pin_redis_databases()
 
 PASSWORD = "correct-horse-battery"
+
+# Handed out early: xdist hands tests out in collection order, and one of these minutes-long
+# tests handed out last would keep its worker busy long after the others have finished.
+LONGEST_FIRST = (
+    "tests/integration/",
+    "tests/security/test_api_schema_fuzz.py",
+    "tests/ops/test_readme_commands.py",
+    "tests/dashboard/test_dashboard_refresh.py",
+    "tests/browser/",
+)
+
+
+def _database_use(item: pytest.Item) -> str:
+    """As pytest-django sorts: 'transaction' tests, then 'transactional' ones (which flush)."""
+    fixtures = getattr(item, "fixturenames", ())
+    marker = item.get_closest_marker("django_db")
+    flushes = marker is not None and bool(
+        marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences")
+    )
+    if flushes or "transactional_db" in fixtures or "live_server" in fixtures:
+        return "transactional"
+    return "transaction" if marker is not None or "db" in fixtures else "none"
+
+
+# Each worker still runs every test in a transaction before any test that flushes the database
+# (Django's order); tests without a database fit anywhere, the long ones at the very start.
+_ORDER = {
+    ("none", True): 0,
+    ("transaction", True): 0,
+    ("transaction", False): 1,
+    ("transactional", True): 2,
+    ("transactional", False): 3,
+    ("none", False): 4,
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Longest first within pytest-django's order (stable: a module's tests stay together)."""
+    items.sort(key=lambda item: _ORDER[_database_use(item), item.nodeid.startswith(LONGEST_FIRST)])
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -33,6 +84,41 @@ def _require_postgresql(django_db_setup, django_db_blocker):
             pytest.exit(
                 "The suite runs on PostgreSQL: set DATABASE_URL (make test does).", returncode=2
             )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _static_without_manifest():
+    """`make test` runs collectstatic first; a bare pytest run resolves {% static %} from source."""
+    if (Path(django_settings.STATIC_ROOT) / "staticfiles.json").exists():
+        yield
+        return
+    storages = {
+        **django_settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    with override_settings(STORAGES=storages):
+        yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    """Logins in tests (factories, the demo) hash with MD5: PBKDF2 costs ~0.3 s a password."""
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
+@pytest.fixture(scope="session")
+def demo_rows(django_db_setup, django_db_blocker, _fast_password_hashing) -> DemoRows:
+    """`seed_demo --requests 0`, run once per session (per xdist worker) and rolled back."""
+    with django_db_blocker.unblock():
+        return take_demo_rows()
+
+
+@pytest.fixture
+def demo(db, demo_rows: DemoRows) -> dict[str, Person]:
+    """The DESIGN §9 scenario (and Ana's three hand-written pending requests), by email."""
+    demo_rows.put_back()
+    return {person.email: person for person in Person.objects.all()}
 
 
 @pytest.fixture(autouse=True)
@@ -163,3 +249,9 @@ def approver_client(client, approver_user):
 def outsider_client(client, outsider_user):
     client.force_login(outsider_user)
     return client
+
+
+@pytest.fixture
+def persona_client(request):
+    """The logged-in client of the persona named by the test's `persona` parameter."""
+    return request.getfixturevalue(f"{request.param}_client")

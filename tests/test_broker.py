@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import pytest
+from celery import shared_task
+from celery.exceptions import NotRegistered
 from kombu.exceptions import OperationalError
 
 from agenwork import broker
 
 
-class Task:
-    """A stand-in for a Celery task: records what it is given, or refuses like a dead broker."""
+@shared_task(name="tests.test_broker.probe")
+def probe(argument: int) -> None:
+    """A registered task that only these tests publish (by name, as the services do)."""
 
-    name = "tests.task"
+
+class Broker:
+    """A stand-in for the broker behind `probe.delay`: records, or refuses like a dead one."""
 
     def __init__(self) -> None:
         self.published: list[int] = []
@@ -24,41 +29,53 @@ class Task:
 
 
 @pytest.fixture
+def task(monkeypatch) -> Broker:
+    stand_in = Broker()
+    monkeypatch.setattr(probe, "delay", stand_in.delay)
+    return stand_in
+
+
+@pytest.fixture
 def clock(monkeypatch) -> list[float]:
     now = [1000.0]
     monkeypatch.setattr(broker.time, "monotonic", lambda: now[0])
     return now
 
 
-def test_a_published_task_reports_true():
-    task = Task()
-    assert broker.publish_after_commit(task, 1) is True
+def test_a_published_task_reports_true(task):
+    assert broker.publish_after_commit(probe.name, 1) is True
     assert task.published == [1]
 
 
-def test_after_a_refusal_nothing_is_tried_until_the_pause_is_over(clock, caplog):
-    task = Task()
+def test_after_a_refusal_nothing_is_tried_until_the_pause_is_over(task, clock, caplog):
     task.refuse = True
-    assert broker.publish_after_commit(task, 1) is False
+    assert broker.publish_after_commit(probe.name, 1) is False
     assert "publishing paused" in caplog.text
 
     task.refuse = False
     clock[0] += broker.PAUSE_SECONDS - 0.1
-    assert broker.publish_after_commit(task, 2) is False
+    assert broker.publish_after_commit(probe.name, 2) is False
     assert task.published == []
 
     clock[0] += 0.2
-    assert broker.publish_after_commit(task, 3) is True
+    assert broker.publish_after_commit(probe.name, 3) is True
     assert task.published == [3]
 
 
-def test_a_refusal_during_a_retry_pauses_again(clock):
-    task = Task()
+def test_a_refusal_during_a_retry_pauses_again(task, clock):
     task.refuse = True
-    broker.publish_after_commit(task, 1)
+    broker.publish_after_commit(probe.name, 1)
     clock[0] += broker.PAUSE_SECONDS + 0.1
-    assert broker.publish_after_commit(task, 2) is False
+    assert broker.publish_after_commit(probe.name, 2) is False
     clock[0] += 1
     task.refuse = False
-    assert broker.publish_after_commit(task, 3) is False
+    assert broker.publish_after_commit(probe.name, 3) is False
     assert task.published == []
+
+
+def test_an_unknown_task_name_is_a_bug_not_a_refusal(task, clock):
+    with pytest.raises(NotRegistered):
+        broker.publish_after_commit("tests.test_broker.no_such_task", 1)
+
+    assert broker.publish_after_commit(probe.name, 2) is True
+    assert task.published == [2]

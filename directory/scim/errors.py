@@ -6,11 +6,13 @@ import json
 
 from django.http import HttpResponse
 
+from agenwork.endpoints import Refusal
+
 CONTENT_TYPE = "application/scim+json"
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 
 
-class ScimError(Exception):
+class ScimError(Refusal):
     """A SCIM error response: status, scimType (for 400 and 409) and a detail."""
 
     def __init__(self, status: int, detail: str, scim_type: str | None = None) -> None:
@@ -18,6 +20,13 @@ class ScimError(Exception):
         self.status = status
         self.detail = detail
         self.scim_type = scim_type
+
+    @classmethod
+    def of(cls, status: int, message: str) -> ScimError:
+        return cls(status, message)
+
+    def response(self) -> HttpResponse:
+        return error_response(self)
 
 
 def invalid_value(detail: str) -> ScimError:
@@ -40,4 +49,6 @@ def error_response(error: ScimError) -> HttpResponse:
     response = scim_response(body, error.status)
     if error.status == 401:
         response["WWW-Authenticate"] = 'Bearer realm="agenwork SCIM"'
+    if error.status == 503:
+        response["Retry-After"] = "5"
     return response

@@ -20,7 +20,8 @@ from directory.models import Group, Person
 from directory.scim.errors import invalid_value
 from directory.scim.patch import Document
 from directory.scim.schema import GROUP_URN
-from directory.scim.users import Urls, shown_people
+from directory.scim.selectors import shown_people
+from directory.scim.users import Urls
 
 FILTERS: dict[str, Callable[[str], Q]] = {
     "displayname": lambda v: Q(name__iexact=v),

@@ -22,7 +22,8 @@ from directory.scim.groups import GroupDraft, group_document, group_draft
 from directory.scim.patch import apply_operations
 from directory.scim.paths import Operation
 from directory.scim.schema import GROUP, USER
-from directory.scim.users import FILTERS, UserDraft, shown_people, user_document, user_draft
+from directory.scim.selectors import shown_people
+from directory.scim.users import FILTERS, UserDraft, user_document, user_draft
 from directory.services import (
     audit_group,
     audit_person,

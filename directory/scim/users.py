@@ -23,7 +23,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 
 from directory.models import Group, Person
 from directory.scim.errors import invalid_value
@@ -53,11 +53,6 @@ class Urls:
 
     users: str
     groups: str
-
-
-def shown_people() -> QuerySet[Person]:
-    """The people SCIM shows, by id: all but the users it deleted."""
-    return Person.objects.filter(scim_deleted_at__isnull=True).order_by("id")
 
 
 def user_document(person: Person) -> Document:

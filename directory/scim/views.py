@@ -10,21 +10,18 @@
 
 from __future__ import annotations
 
-import functools
 import json
-import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.csrf import csrf_exempt
 
+from agenwork.endpoints import BearerApi
 from directory.models import Group, Person, ScimToken
-from directory.scim import discovery, groups, users
-from directory.scim.errors import ScimError, error_response, scim_response
+from directory.scim import discovery, groups, selectors, users
+from directory.scim.errors import ScimError, scim_response
 from directory.scim.filters import paging, parse_eq_filter
 from directory.scim.patch import document_from_body
 from directory.scim.paths import parse_patch
@@ -40,44 +37,18 @@ from directory.scim.services import (
 )
 from directory.services import scim_token_authenticate
 
-logger = logging.getLogger(__name__)
 LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 SEARCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 MAX_BODY_BYTES = 1024 * 1024
-Handler = Callable[..., HttpResponse]
 
 
-def scim_endpoint(*methods: str) -> Callable[[Handler], Handler]:
-    """Bearer authentication, the method check, JSON parsing and SCIM error shaping."""
-
-    def wrap(view: Handler) -> Handler:
-        @csrf_exempt
-        @functools.wraps(view)
-        def endpoint(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            try:
-                token = _authenticate(request)
-                if request.method not in methods:
-                    response = error_response(ScimError(405, f"Use {', '.join(methods)}."))
-                    response["Allow"] = ", ".join(methods)
-                    return response
-                return view(request, token, *args, **kwargs)
-            except ScimError as error:
-                return error_response(error)
-            except Exception:
-                logger.exception("SCIM error on %s %s", request.method, request.path)
-                return error_response(ScimError(500, "Something went wrong; nothing was stored."))
-
-        return endpoint
-
-    return wrap
-
-
-def _authenticate(request: HttpRequest) -> ScimToken:
-    scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
-    token = scim_token_authenticate(raw.strip()) if scheme.lower() == "bearer" else None
-    if token is None:
-        raise ScimError(401, "Send a valid SCIM token: Authorization: Bearer <token>.")
-    return token
+SCIM = BearerApi(
+    name="SCIM",
+    error=ScimError,
+    find_caller=scim_token_authenticate,
+    unauthorized="Send a valid SCIM token: Authorization: Bearer <token>.",
+    authenticate_first=True,
+)
 
 
 def _body(request: HttpRequest) -> Any:
@@ -124,13 +95,6 @@ def _list(resources: list[dict[str, Any]], total: int, start: int) -> HttpRespon
     )
 
 
-def _page(found: QuerySet, params: Mapping[str, Any]) -> tuple[list[Any], int, int]:
-    """(the rows of the page, total, startIndex) of a filtered queryset."""
-    start, count = paging(params)
-    total = found.count()
-    return (list(found[start - 1 : start - 1 + count]) if count else []), total, start
-
-
 # Discovery ---------------------------------------------------------------------------------
 
 
@@ -138,13 +102,13 @@ def _base(request: HttpRequest) -> str:
     return request.build_absolute_uri("/scim/v2/")
 
 
-@scim_endpoint("GET")
+@SCIM.endpoint("GET")
 def service_provider_config(request: HttpRequest, token: ScimToken) -> HttpResponse:
     """What this SCIM server supports."""
     return scim_response(discovery.service_provider_config(_base(request)))
 
 
-@scim_endpoint("GET")
+@SCIM.endpoint("GET")
 def resource_types(request: HttpRequest, token: ScimToken, name: str = "") -> HttpResponse:
     """User and Group."""
     found = discovery.resource_types(_base(request))
@@ -156,7 +120,7 @@ def resource_types(request: HttpRequest, token: ScimToken, name: str = "") -> Ht
     return scim_response(match[0])
 
 
-@scim_endpoint("GET")
+@SCIM.endpoint("GET")
 def schemas(request: HttpRequest, token: ScimToken, urn: str = "") -> HttpResponse:
     """The User and Group schemas."""
     found = discovery.schemas(_base(request))
@@ -168,7 +132,7 @@ def schemas(request: HttpRequest, token: ScimToken, urn: str = "") -> HttpRespon
     return scim_response(match[0])
 
 
-@scim_endpoint("POST")
+@SCIM.endpoint("POST")
 def search_everything(request: HttpRequest, token: ScimToken) -> HttpResponse:
     """POST /.search across resource types: not supported (RFC 7644 §3.12's 501)."""
     raise ScimError(501, "Search one resource type: POST /Users/.search or /Groups/.search.")
@@ -178,7 +142,7 @@ def search_everything(request: HttpRequest, token: ScimToken) -> HttpResponse:
 
 
 def _user(pk: str) -> Person:
-    person = users.shown_people().filter(pk=_pk(pk, "user")).first()
+    person = selectors.scim_user(_pk(pk, "user"))
     if person is None:
         raise ScimError(404, f"No user has the id {pk[:40]!r}.")
     return person
@@ -186,7 +150,7 @@ def _user(pk: str) -> Person:
 
 def _user_answer(request: HttpRequest, person: Person, *, status: int = 200) -> HttpResponse:
     selection = selection_from_query(request.GET, USER)
-    groups_of = list(person.groups.order_by("id")) if selection.wants("groups") else None
+    groups_of = selectors.user_groups(person) if selection.wants("groups") else None
     resource = users.user_resource(person, _urls(request), groups_of)
     response = scim_response(selection.apply(resource, USER), status)
     if status == 201:
@@ -197,24 +161,19 @@ def _user_answer(request: HttpRequest, person: Person, *, status: int = 200) -> 
 def _users_list(
     request: HttpRequest, selection: Selection, params: Mapping[str, Any]
 ) -> HttpResponse:
-    people = users.shown_people()
     condition = parse_eq_filter(str(params.get("filter") or ""), users.FILTERS)
-    if condition is not None:
-        people = people.filter(condition)
+    start, count = paging(params)
     wants_groups = selection.wants("groups")
-    if wants_groups:
-        people = people.prefetch_related(
-            Prefetch("groups", queryset=Group.objects.order_by("id").only("id", "name"))
-        )
-    page, total, start = _page(people, params)
+    page = selectors.users_page(condition, with_groups=wants_groups, start=start, count=count)
     urls = _urls(request)
     resources = [
-        users.user_resource(p, urls, list(p.groups.all()) if wants_groups else None) for p in page
+        users.user_resource(p, urls, list(p.groups.all()) if wants_groups else None)
+        for p in page.rows
     ]
-    return _list([selection.apply(r, USER) for r in resources], total, start)
+    return _list([selection.apply(r, USER) for r in resources], page.total, page.start)
 
 
-@scim_endpoint("GET", "POST")
+@SCIM.endpoint("GET", "POST")
 def users_view(request: HttpRequest, token: ScimToken) -> HttpResponse:
     """GET lists users (filter, startIndex, count); POST creates one (201)."""
     if request.method == "POST":
@@ -225,14 +184,14 @@ def users_view(request: HttpRequest, token: ScimToken) -> HttpResponse:
     return _users_list(request, selection_from_query(request.GET, USER), request.GET)
 
 
-@scim_endpoint("POST")
+@SCIM.endpoint("POST")
 def users_search(request: HttpRequest, token: ScimToken) -> HttpResponse:
     """POST /Users/.search: a query in the body."""
     body = _search_body(request)
     return _users_list(request, selection_from_search(body, USER), body)
 
 
-@scim_endpoint("GET", "PUT", "PATCH", "DELETE")
+@SCIM.endpoint("GET", "PUT", "PATCH", "DELETE")
 def user_view(request: HttpRequest, token: ScimToken, pk: str) -> HttpResponse:
     """One user: read, replace, patch, or delete (the person stays, deactivated)."""
     person = _user(pk)
@@ -252,7 +211,7 @@ def user_view(request: HttpRequest, token: ScimToken, pk: str) -> HttpResponse:
 
 
 def _group(pk: str) -> Group:
-    group = Group.objects.filter(pk=_pk(pk, "group")).first()
+    group = selectors.scim_group(_pk(pk, "group"))
     if group is None:
         raise ScimError(404, f"No group has the id {pk[:40]!r}.")
     return group
@@ -260,8 +219,7 @@ def _group(pk: str) -> Group:
 
 def _group_answer(request: HttpRequest, group: Group, *, status: int = 200) -> HttpResponse:
     selection = selection_from_query(request.GET, GROUP)
-    wanted = selection.wants("members")
-    members = list(users.shown_people().filter(groups=group).only("id")) if wanted else None
+    members = selectors.group_members(group) if selection.wants("members") else None
     resource = groups.group_resource(group, _urls(request), members)
     response = scim_response(selection.apply(resource, GROUP), status)
     if status == 201:
@@ -272,24 +230,19 @@ def _group_answer(request: HttpRequest, group: Group, *, status: int = 200) -> H
 def _groups_list(
     request: HttpRequest, selection: Selection, params: Mapping[str, Any]
 ) -> HttpResponse:
-    found = Group.objects.order_by("id")
     condition = parse_eq_filter(str(params.get("filter") or ""), groups.FILTERS)
-    if condition is not None:
-        found = found.filter(condition)
+    start, count = paging(params)
     with_members = selection.wants("members")
-    if with_members:
-        shown = users.shown_people().only("id")
-        found = found.prefetch_related(Prefetch("members", queryset=shown))
-    page, total, start = _page(found, params)
+    page = selectors.groups_page(condition, with_members=with_members, start=start, count=count)
     urls = _urls(request)
     resources = [
         groups.group_resource(g, urls, list(g.members.all()) if with_members else None)
-        for g in page
+        for g in page.rows
     ]
-    return _list([selection.apply(r, GROUP) for r in resources], total, start)
+    return _list([selection.apply(r, GROUP) for r in resources], page.total, page.start)
 
 
-@scim_endpoint("GET", "POST")
+@SCIM.endpoint("GET", "POST")
 def groups_view(request: HttpRequest, token: ScimToken) -> HttpResponse:
     """GET lists groups (filter, startIndex, count); POST creates one (201)."""
     if request.method == "POST":
@@ -300,14 +253,14 @@ def groups_view(request: HttpRequest, token: ScimToken) -> HttpResponse:
     return _groups_list(request, selection_from_query(request.GET, GROUP), request.GET)
 
 
-@scim_endpoint("POST")
+@SCIM.endpoint("POST")
 def groups_search(request: HttpRequest, token: ScimToken) -> HttpResponse:
     """POST /Groups/.search: a query in the body."""
     body = _search_body(request)
     return _groups_list(request, selection_from_search(body, GROUP), body)
 
 
-@scim_endpoint("GET", "PUT", "PATCH", "DELETE")
+@SCIM.endpoint("GET", "PUT", "PATCH", "DELETE")
 def group_view(request: HttpRequest, token: ScimToken, pk: str) -> HttpResponse:
     """One group: read, replace, patch (204, or 200 with the group when attributes are asked
     for, RFC 7644 §3.5.2), delete."""
@@ -327,7 +280,7 @@ def group_view(request: HttpRequest, token: ScimToken, pk: str) -> HttpResponse:
     return _group_answer(request, group)
 
 
-@scim_endpoint("GET", "POST", "PUT", "PATCH", "DELETE")
+@SCIM.endpoint("GET", "POST", "PUT", "PATCH", "DELETE")
 def not_found(request: HttpRequest, token: ScimToken, path: str = "") -> HttpResponse:
     """Anything else under /scim/v2/."""
     raise ScimError(404, f"No SCIM endpoint at /scim/v2/{path[:100]}.")

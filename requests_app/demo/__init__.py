@@ -22,10 +22,10 @@ from django.utils import timezone
 from approval_flows.models import ApprovalFlow
 from directory.models import Person
 from policies.models import Policy
-from requests_app.demo import names
 from requests_app.demo.asks import asks_for
 from requests_app.demo.generator import GENERATED_PREFIX, Decider, RequestGenerator, RouteRef
 from requests_app.demo.history import ApproverRef, FlowRef
+from requests_app.demo.names import AGENTS
 from requests_app.demo.people import PersonRef, ensure_people, people_count_for
 from requests_app.demo.scenario import (
     DEMO_PASSWORD,
@@ -211,7 +211,7 @@ def _routes(scenario: Scenario, people: list[PersonRef]) -> list[RouteRef]:
                     p for p in people if p.active and (policy.all_users or p.group in groups)
                 ),
                 asks=tuple(asks_for(connector.slug, frozenset(keys))),
-                agents=names.AGENTS.get(connector.slug, names.AGENTS[""]),
+                agents=AGENTS.get(connector.slug, AGENTS[""]),
                 weight=CONNECTOR_WEIGHTS.get(connector.slug, 10),
             )
         )

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from requests_app.demo import names
+from requests_app.demo.names import CHANNELS, CUSTOMERS, REPOS
 
 Arguments = Callable[["Fill", datetime | None], dict[str, Any]]
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -227,9 +227,7 @@ def asks_for(slug: str, tool_keys: frozenset[str]) -> list[Ask]:
     asks = []
     fills = [
         Fill(customer, repo, channel)
-        for customer, repo, channel in zip(
-            names.CUSTOMERS, names.REPOS * 2, names.CHANNELS * 3, strict=False
-        )
+        for customer, repo, channel in zip(CUSTOMERS, REPOS * 2, CHANNELS * 3, strict=False)
     ]
     for template in TEMPLATES.get(slug, ()):
         if set(template.tools) <= tool_keys:

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from requests_app.demo import names
 from requests_app.demo.asks import Ask
 from requests_app.demo.history import Decision, FlowRef, History, Subject
+from requests_app.demo.names import APPROVE_COMMENTS, DENY_COMMENTS, GATEWAY_ACTOR, TIMEOUT_ACTOR
 from requests_app.demo.people import PersonRef
 from requests_app.demo.writers import Batch
 from requests_app.models import AccessRequest, Channel, RequestEvent, RequestTool
@@ -219,7 +219,7 @@ class RequestGenerator:
             return Decision(
                 status=flow.timeout_status,
                 at=requested_at + flow.timeout,
-                by_name=names.TIMEOUT_ACTOR,
+                by_name=TIMEOUT_ACTOR,
                 via=Channel.TIMEOUT,
                 event=(flow.timeout_kind, "Nobody decided before the timeout", "{}"),
             )
@@ -228,7 +228,7 @@ class RequestGenerator:
             return Decision(
                 status=S.CANCELLED,
                 at=requested_at + timedelta(seconds=delay),
-                by_name=names.GATEWAY_ACTOR,
+                by_name=GATEWAY_ACTOR,
                 via=Channel.API,
                 event=(K.CANCELLED, "Cancelled", "{}"),
             )
@@ -253,7 +253,7 @@ class RequestGenerator:
     def _deny(self, requested_at: datetime, flow: FlowRef) -> Decision:
         decision = self._human(requested_at, flow, S.DENIED)
         if self.rng.random() < 0.5:
-            decision.comment = self.rng.choice(names.DENY_COMMENTS)
+            decision.comment = self.rng.choice(DENY_COMMENTS)
         decision.event = (K.DENIED, "Denied", json.dumps({"comment": decision.comment}))
         return decision
 
@@ -265,7 +265,7 @@ class RequestGenerator:
             positions = set(rng.sample(range(tool_count), rng.randrange(1, tool_count)))
         decision.approved_positions = frozenset(positions)
         if rng.random() < 0.2:
-            decision.comment = rng.choice(names.APPROVE_COMMENTS)
+            decision.comment = rng.choice(APPROVE_COMMENTS)
         duration = rng.choice(DURATIONS) if rng.random() < 0.3 else None
         if duration is not None and decision.at is not None:
             decision.grant_expires_at = decision.at + duration

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from approval_flows.models import Notification
-from requests_app.demo import names
+from requests_app.demo.names import SYSTEM_ACTOR
 from requests_app.demo.people import PersonRef
 from requests_app.models import Channel, RequestEvent
 
@@ -102,12 +102,12 @@ class History:
         asked = self._ask(subject, flow, Occasion.NEW_REQUEST, 0, requested_at)
         plural = "" if asked == 1 else "s"
         # JSON written by hand: json.dumps was a tenth of the generator's time (seed_demo 100k).
-        self._event(request_id, K.NOTIFIED, None, names.SYSTEM_ACTOR, Channel.SYSTEM,
+        self._event(request_id, K.NOTIFIED, None, SYSTEM_ACTOR, Channel.SYSTEM,
                     f"{asked} notification{plural} queued for the approvers",
                     f'{{"queued": {asked}}}', requested_at)  # fmt: skip
         if reminded_at is not None:
             queued = self._ask(subject, flow, Occasion.REMINDER, 1, reminded_at)
-            self._event(request_id, K.REMINDED, None, names.SYSTEM_ACTOR, Channel.SYSTEM,
+            self._event(request_id, K.REMINDED, None, SYSTEM_ACTOR, Channel.SYSTEM,
                         "Reminder 1 sent", f'{{"sequence": 1, "queued": {queued}}}',
                         reminded_at)  # fmt: skip
         if decision.event is not None and decision.at is not None:

@@ -8,20 +8,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from io import StringIO
-from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.management import call_command
 from django.test import Client
 
 from approval_flows.models import Notification
-from directory.models import Person
 from gateways.services import IssuedKey, api_key_create
 from policies.models import DecisionLog
-from policies.snapshot import clear_snapshot_cache
 from requests_app.models import AccessRequest, RequestEvent, RequestTool, WebhookDelivery
 from tests.support.webhooks import receiver  # noqa: F401 (a fixture)
 
@@ -105,21 +99,6 @@ def assert_error(response, status: int, code: str) -> dict[str, Any]:
     return error
 
 
-@pytest.fixture(autouse=True)
-def _fresh_snapshot() -> Iterator[None]:
-    """Test databases roll the snapshot version back: never reuse another test's snapshot."""
-    clear_snapshot_cache()
-    yield
-    clear_snapshot_cache()
-
-
-@pytest.fixture
-def demo(db) -> dict[str, Person]:
-    """The DESIGN §9 scenario (and Ana's three hand-written pending requests), by email."""
-    call_command("seed_demo", requests=0, stdout=StringIO(), stderr=StringIO())
-    return {person.email: person for person in Person.objects.all()}
-
-
 @pytest.fixture
 def issued(db) -> IssuedKey:
     return api_key_create(name="test gateway")
@@ -133,19 +112,3 @@ def gateway(issued: IssuedKey) -> Gateway:
 @pytest.fixture
 def other_gateway(db) -> Gateway:
     return Gateway(api_key_create(name="another gateway").raw_key)
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings) -> None:
-    """seed_demo sets two demo passwords; PBKDF2 would double the cost of every test."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
-def _static_from_source(settings) -> None:
-    """`make test` runs collectstatic first; a bare pytest run resolves {% static %} from source."""
-    if not (Path(settings.STATIC_ROOT) / "staticfiles.json").exists():
-        settings.STORAGES = {
-            **settings.STORAGES,
-            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-        }

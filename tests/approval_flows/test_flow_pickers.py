@@ -6,8 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from approval_flows.models import ApprovalFlow
-from tests.approval_flows.test_views import (  # noqa: F401 (an autouse fixture)
-    _static_without_manifest,
+from tests.approval_flows.test_views import (
     flow_post,
     html,
 )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -31,22 +30,6 @@ COLUMNS = ("Flow Name", "Description", "Type", "Used channels", "Last modified d
 HTMX = {"HTTP_HX_REQUEST": "true"}
 HTMX_TABLE = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "flows-table"}
 LOGIN = "/accounts/login/"
-
-
-@pytest.fixture(autouse=True)
-def _static_without_manifest(settings):
-    """`make test` runs collectstatic first; a bare pytest run resolves {% static %} from source."""
-    if not (Path(settings.STATIC_ROOT) / "staticfiles.json").exists():
-        settings.STORAGES = {
-            **settings.STORAGES,
-            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-        }
-
-
-@pytest.fixture
-def persona_client(request):
-    """The logged-in client of the persona named by the test's `persona` parameter."""
-    return request.getfixturevalue(f"{request.param}_client")
 
 
 def html(response) -> str:

@@ -5,17 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from policies.snapshot import clear_snapshot_cache
-from requests_app.demo.scenario import seed_scenario
-
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def demo(admin_user):
-    clear_snapshot_cache()
-    yield seed_scenario()
-    clear_snapshot_cache()
 
 
 def test_row_menu_closes_when_its_link_loads_the_panel(page, log_in, demo, problems):

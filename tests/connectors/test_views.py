@@ -37,11 +37,6 @@ def state() -> tuple:
 
 
 @pytest.fixture
-def persona_client(request):
-    return request.getfixturevalue(f"{request.param}_client")
-
-
-@pytest.fixture
 def github(db) -> Connector:
     connector = ConnectorFactory(slug="github", name="GitHub", status=Connector.Status.ERROR)
     ToolFactory(connector=connector, key="github_repos_list", description="List repositories.")

@@ -3,33 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 from django.test import Client
 
 from directory.services import scim_token_create
-from policies.snapshot import clear_snapshot_cache
 
 SCIM_JSON = "application/scim+json"
-
-
-@pytest.fixture(autouse=True)
-def _static_from_source(settings) -> None:
-    """`make test` runs collectstatic first; a bare pytest run resolves {% static %} from source."""
-    if not (Path(settings.STATIC_ROOT) / "staticfiles.json").exists():
-        settings.STORAGES = {
-            **settings.STORAGES,
-            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-        }
-
-
-@pytest.fixture(autouse=True)
-def _fresh_snapshot():
-    clear_snapshot_cache()
-    yield
-    clear_snapshot_cache()
 
 
 class Scim:

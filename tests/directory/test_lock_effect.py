@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from io import StringIO
 
 import pytest
-from django.core.management import call_command
 from django.test import Client
 
 from directory.models import Person
@@ -27,14 +25,6 @@ from policies.evaluation import (
 )
 from tests.api.conftest import ANA, CALENDAR, LIST, Gateway
 from tests.directory.conftest import Scim, commit_snapshot_changes
-
-
-@pytest.fixture
-def demo(db, settings) -> dict[str, Person]:
-    """The DESIGN §9 scenario, by email (fast password hashing for its two logins)."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    call_command("seed_demo", requests=0, stdout=StringIO(), stderr=StringIO())
-    return {person.email: person for person in Person.objects.all()}
 
 
 @pytest.fixture

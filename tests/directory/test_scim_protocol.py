@@ -6,9 +6,12 @@ import json
 from io import StringIO
 
 from django.core.management import call_command
+from django.db import OperationalError
 from django.test import Client
 
 from directory.models import Person, ScimToken
+from directory.scim import selectors
+from directory.scim import views as scim_views
 from directory.services import scim_token_create
 from gateways.services import api_key_create
 from tests.directory.conftest import Scim
@@ -94,3 +97,35 @@ def test_scim_is_csrf_exempt_but_needs_the_token(db):
         HTTP_AUTHORIZATION=f"Bearer {token}",
     )
     assert response.status_code == 201
+
+
+def test_a_wrong_method_without_a_token_is_401_not_405(db):
+    response = Client().delete("/scim/v2/Users")
+
+    assert_scim_error(response, 401)
+    assert "Allow" not in response
+
+
+def test_a_database_outage_is_a_503_in_scim_format_with_retry_after(scim, monkeypatch):
+    def database_down(*args, **kwargs):
+        raise OperationalError('connection to server at "127.0.0.1", port 5432 failed')
+
+    monkeypatch.setattr(selectors, "users_page", database_down)
+
+    response = scim.get("Users")
+
+    body = assert_scim_error(response, 503)
+    assert "retry" in body["detail"]
+    assert response["Retry-After"] == "5"
+
+
+def test_a_crash_in_a_view_is_a_500_in_scim_format_and_stores_nothing(scim, monkeypatch):
+    def crash(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(scim_views, "scim_user_save", crash)
+
+    response = scim.post("Users", OKTA_CREATE)
+
+    assert_scim_error(response, 500)
+    assert not Person.objects.exists()

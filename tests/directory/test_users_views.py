@@ -20,11 +20,6 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 HTMX_TABLE = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "people-table"}
 
 
-@pytest.fixture
-def persona_client(request):
-    return request.getfixturevalue(f"{request.param}_client")
-
-
 def html(response) -> str:
     return response.content.decode()
 

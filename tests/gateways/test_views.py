@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -17,6 +16,7 @@ from audit.models import AuditEntry
 from gateways.models import ApiKey
 from gateways.services import api_key_authenticate, api_key_create, api_key_revoke
 from requests_app.models import WebhookDelivery
+from requests_app.webhooks import MAX_ATTEMPTS, webhook_due_ids
 from tests.factories import make_request
 
 LIST = "/settings/api-keys/"
@@ -27,22 +27,6 @@ RAW_KEY = re.compile(r"awk_[a-z2-9]{10}_[A-Za-z0-9_-]{20,}")
 SECRET = re.compile(r"whsec_[A-Za-z0-9_-]{20,}")
 # session, user with person (sidebar), the key, delivery keys of the page, their rows
 DETAIL_QUERIES = 5
-
-
-@pytest.fixture(autouse=True)
-def _static_without_manifest(settings):
-    """`make test` runs collectstatic first; a bare pytest run resolves {% static %} from source."""
-    if not (Path(settings.STATIC_ROOT) / "staticfiles.json").exists():
-        settings.STORAGES = {
-            **settings.STORAGES,
-            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-        }
-
-
-@pytest.fixture
-def persona_client(request):
-    """The logged-in client of the persona named by the test's `persona` parameter."""
-    return request.getfixturevalue(f"{request.param}_client")
 
 
 @pytest.fixture
@@ -468,6 +452,23 @@ def test_detail_lists_the_delivery_attempts(admin_client, key, three_deliveries)
     assert "Server Error" in rows[str(failed.pk)] and "No more attempts" in rows[str(failed.pk)]
     assert '<td data-label="Attempts">8</td>' in rows[str(failed.pk)]
     assert "connection refused" in rows[str(pending.pk)] and "in 2 hours" in rows[str(pending.pk)]
+
+
+def test_detail_shows_a_delivery_out_of_attempts_as_failed(admin_client, key, requester, tools):
+    """A worker died during the last attempt: the sweep fails the delivery, the page says why."""
+    access_request = make_request(requester=requester, tools=tools[:1], flow=None)
+    long_ago = timezone.now() - timedelta(hours=1)
+    delivery = add_delivery(
+        key, access_request, status="sending", attempts=MAX_ATTEMPTS, claimed_at=long_ago
+    )
+
+    assert delivery.pk not in webhook_due_ids()
+
+    body = html(admin_client.get(detail(key)))
+    row = re.search(rf'<tr data-delivery="{delivery.pk}"[^>]*>(.*?)</tr>', body, re.S).group(1)
+    assert ">Failed</span>" in row and "No more attempts" in row
+    assert f'<td data-label="Attempts">{MAX_ATTEMPTS}</td>' in row
+    assert "The worker stopped while sending; the message may have gone out." in row
 
 
 def test_detail_lists_only_this_keys_deliveries(admin_client, key, three_deliveries):

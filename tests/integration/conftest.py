@@ -336,8 +336,7 @@ class Scenario:
 
 
 @pytest.fixture
-def scenario(transactional_db, settings) -> Scenario:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def scenario(transactional_db) -> Scenario:
     ana = PersonFactory(name="Ana Lopez", email="ana@example.com")
     dana = PersonFactory(name="Dana Levi", email="dana@example.com", phone="+15550100")
     eli = PersonFactory(name="Eli Stone", email="eli@example.com")

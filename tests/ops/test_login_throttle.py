@@ -29,7 +29,6 @@ def _small_limits(settings):
     settings.LOGIN_FAILURES_PER_USERNAME = 3
     settings.LOGIN_FAILURES_PER_ADDRESS = 5
     settings.LOGIN_COOLOFF_SECONDS = 600
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

@@ -10,8 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from policies.models import Policy
 from tests.factories import GroupFactory, PersonFactory
-from tests.policies.test_views import (  # noqa: F401 (an autouse fixture)
-    _static_without_manifest,
+from tests.policies.test_views import (
     html,
     policy_post,
 )

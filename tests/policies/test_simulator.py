@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -24,7 +23,6 @@ from policies.evaluation import (
 )
 from policies.models import DecisionLog, Policy
 from policies.simulator import LoggedCall, draft_rule, new_rule_id, replay, snapshot_with
-from policies.snapshot import clear_snapshot_cache
 from requests_app.demo.scenario import seed_scenario
 from requests_app.models import AccessRequest
 
@@ -225,23 +223,6 @@ def test_new_rule_id_is_above_every_policy():
 
 
 # --- the views, on the demo scenario --------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _static_without_manifest(settings):
-    """`make test` runs collectstatic first; a bare pytest run resolves {% static %} from source."""
-    if not (Path(settings.STATIC_ROOT) / "staticfiles.json").exists():
-        settings.STORAGES = {
-            **settings.STORAGES,
-            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-        }
-
-
-@pytest.fixture(autouse=True)
-def _fresh_snapshot():
-    clear_snapshot_cache()
-    yield
-    clear_snapshot_cache()
 
 
 @pytest.fixture

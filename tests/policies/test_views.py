@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -12,7 +11,6 @@ from django.test.utils import CaptureQueriesContext
 
 from audit.models import AuditEntry
 from policies.models import Policy
-from policies.snapshot import clear_snapshot_cache
 from tests.factories import (
     ConnectorFactory,
     GroupFactory,
@@ -27,29 +25,6 @@ COLUMNS = ("Name", "Connector", "Users", "Groups", "Tools", "Action")
 HTMX = {"HTTP_HX_REQUEST": "true"}
 HTMX_TABLE = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "policies-table"}
 LOGIN = "/accounts/login/"
-
-
-@pytest.fixture(autouse=True)
-def _static_without_manifest(settings):
-    """`make test` runs collectstatic first; a bare pytest run resolves {% static %} from source."""
-    if not (Path(settings.STATIC_ROOT) / "staticfiles.json").exists():
-        settings.STORAGES = {
-            **settings.STORAGES,
-            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-        }
-
-
-@pytest.fixture(autouse=True)
-def _fresh_snapshot():
-    clear_snapshot_cache()
-    yield
-    clear_snapshot_cache()
-
-
-@pytest.fixture
-def persona_client(request):
-    """The logged-in client of the persona named by the test's `persona` parameter."""
-    return request.getfixturevalue(f"{request.param}_client")
 
 
 def html(response) -> str:

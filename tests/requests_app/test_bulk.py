@@ -293,11 +293,6 @@ def test_confirmation_runs_as_many_queries_for_five_requests_as_for_one(persona_
     assert one == all_five <= 5
 
 
-@pytest.fixture
-def persona_client(request):
-    return request.getfixturevalue(f"{request.param}_client")
-
-
 @pytest.mark.django_db(transaction=True)
 def test_two_admins_deciding_overlapping_batches_decide_each_request_once(
     admin_user, requester, tools, flow

@@ -7,7 +7,6 @@ import re
 import threading
 import time
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from django.db import connection, transaction
@@ -18,11 +17,11 @@ from agenwork.crypto import hash_token
 from approval_flows.models import ApprovalFlow, Notification
 from directory.models import Person
 from gateways.services import api_key_create
+from requests_app.deciding import link_decide
 from requests_app.links import (
     LinkSpent,
     Problem,
     link_create,
-    link_decide,
     link_resolve,
     link_spend,
     link_url,
@@ -36,21 +35,6 @@ Status = AccessRequest.Status
 # The link with its person, request, flow, connector and requester; is the person still an
 # approver; have they voted; the requester's groups; the tools.
 QUERIES_TO_SHOW = 5
-
-
-@pytest.fixture(autouse=True)
-def _static_without_manifest(settings):
-    """`make test` runs collectstatic first; a bare pytest run resolves {% static %} from source."""
-    if not (Path(settings.STATIC_ROOT) / "staticfiles.json").exists():
-        settings.STORAGES = {
-            **settings.STORAGES,
-            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-        }
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

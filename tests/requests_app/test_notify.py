@@ -13,7 +13,7 @@ from approval_flows.models import Notification
 from approval_flows.transports import fits_one_segment
 from directory.models import Person
 from requests_app import notify
-from requests_app.links import person_decide
+from requests_app.deciding import person_decide
 from requests_app.models import AccessRequest, ApproverLink, RequestApproval
 from requests_app.notify import (
     ensure_sms_code,
@@ -423,19 +423,6 @@ def test_resolution_of_a_pending_request_sends_nothing(pending):
 # --- the review panel's notification history ------------------------------------------------------
 
 
-@pytest.fixture
-def _static_without_manifest(settings):
-    """`make test` runs collectstatic first; a bare pytest run resolves {% static %} from source."""
-    from pathlib import Path
-
-    if not (Path(settings.STATIC_ROOT) / "staticfiles.json").exists():
-        settings.STORAGES = {
-            **settings.STORAGES,
-            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-        }
-
-
-@pytest.mark.usefixtures("_static_without_manifest")
 def test_panel_lists_the_notifications_with_their_status(pending, client):
     notify_new_request(pending)
     failed = sent(pending, channel="sms", recipient__name="Pat Quinn")[0]

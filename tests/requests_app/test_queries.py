@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -21,22 +20,6 @@ MAX_PANEL_QUERIES = 9  # the panel also lists the request's notifications
 LIST_QUERIES = {"admin": 6, "approver": 7}  # the approver adds: their flows
 # session, user with person, request, its groups, its tools, its events, its notifications
 PANEL_QUERIES = {"admin": 7, "approver": 8}  # the approver adds: their flows
-
-
-@pytest.fixture(autouse=True)
-def _static_without_manifest(settings):
-    """`make test` runs collectstatic first; a bare pytest run resolves {% static %} from source."""
-    if not (Path(settings.STATIC_ROOT) / "staticfiles.json").exists():
-        settings.STORAGES = {
-            **settings.STORAGES,
-            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-        }
-
-
-@pytest.fixture
-def persona_client(request):
-    """The logged-in client of the persona named by the test's `persona` parameter."""
-    return request.getfixturevalue(f"{request.param}_client")
 
 
 @pytest.fixture

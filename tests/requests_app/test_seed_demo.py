@@ -32,11 +32,6 @@ from requests_app.models import AccessRequest, Channel, RequestEvent, RequestToo
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 Status = AccessRequest.Status
 DECISION_KIND = {
     Status.APPROVED: RequestEvent.Kind.APPROVED,

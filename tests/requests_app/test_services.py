@@ -12,12 +12,12 @@ from approval_flows.models import ApprovalFlow
 from policies.models import Policy
 from policies.services import PolicyData, policy_create, policy_validate
 from requests_app.models import AccessRequest, Channel, RequestEvent, RequestTool
+from requests_app.outcomes import describe_decision
 from requests_app.services import (
     GRANT_DURATIONS,
     Actor,
     RequestAlreadyDecided,
     RequestNotConsumable,
-    describe_decision,
     request_approve,
     request_cancel,
     request_consume,

@@ -28,7 +28,6 @@ Status = AccessRequest.Status
 
 @pytest.fixture(autouse=True)
 def _twilio(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins
     settings.SITE_URL = SITE
     settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
 

@@ -19,7 +19,8 @@ from kombu.exceptions import OperationalError
 from agenwork.crypto import hash_token
 from approval_flows.models import Notification
 from requests_app import notify
-from requests_app.links import link_create, link_decide
+from requests_app.deciding import link_decide
+from requests_app.links import link_create
 from requests_app.models import AccessRequest, ApproverLink, Channel, RequestEvent
 from requests_app.notify_bulk import notify_reminders
 from requests_app.services import (

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -26,16 +25,6 @@ URL = "/requests/"
 HEADER = "Approve user requests for AI agents to access specific connector and tools"
 COLUMNS = ("Name", "Identifier", "Connector", "Tools", "Requested", "Note")
 HTMX_TABLE = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "requests-table"}
-
-
-@pytest.fixture(autouse=True)
-def _static_without_manifest(settings):
-    """`make test` runs collectstatic first; a bare pytest run resolves {% static %} from source."""
-    if not (Path(settings.STATIC_ROOT) / "staticfiles.json").exists():
-        settings.STORAGES = {
-            **settings.STORAGES,
-            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-        }
 
 
 def row_ids(response) -> list[str]:
@@ -86,12 +75,6 @@ def sortable(flow):
     )
     c = make_dated(name="Cat C", email="bert@example.com", connector=github, days_ago=2, flow=flow)
     return {"a": str(a.public_id), "b": str(b.public_id), "c": str(c.public_id)}
-
-
-@pytest.fixture
-def persona_client(request):
-    """The logged-in client of the persona named by the test's `persona` parameter."""
-    return request.getfixturevalue(f"{request.param}_client")
 
 
 # --- the page and its columns -------------------------------------------------------------

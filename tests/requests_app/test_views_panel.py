@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
+from approval_flows.models import Notification
+from approval_flows.notifications import MAX_ATTEMPTS, notification_due_ids, notification_queue
 from directory.models import Person
 from policies.models import Policy
 from requests_app.models import AccessRequest, Channel, RequestEvent, RequestTool
@@ -32,22 +33,6 @@ DECISION_KINDS = (
     RequestEvent.Kind.EXPIRED,
     RequestEvent.Kind.CANCELLED,
 )
-
-
-@pytest.fixture(autouse=True)
-def _static_without_manifest(settings):
-    """`make test` runs collectstatic first; a bare pytest run resolves {% static %} from source."""
-    if not (Path(settings.STATIC_ROOT) / "staticfiles.json").exists():
-        settings.STORAGES = {
-            **settings.STORAGES,
-            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-        }
-
-
-@pytest.fixture
-def persona_client(request):
-    """The logged-in client of the persona named by the test's `persona` parameter."""
-    return request.getfixturevalue(f"{request.param}_client")
 
 
 def url(access_request: AccessRequest, action: str = "") -> str:
@@ -735,3 +720,28 @@ def test_create_policy_without_csrf_token_is_refused(admin_user, access_request)
     response = client.post(url(access_request, "create-policy"), policy_post(access_request))
     assert response.status_code == 403
     assert snapshot(access_request) == before
+
+
+def test_panel_shows_a_notification_out_of_attempts_as_failed(admin_client, access_request):
+    """A worker died during the last attempt: the sweep fails the row, the panel says why."""
+    notification = notification_queue(
+        request_public_id=access_request.public_id,
+        recipient=access_request.requester,
+        address="ana@example.com",
+        channel=Notification.Channel.EMAIL,
+        occasion=Notification.Occasion.OUTCOME,
+        body_text="Approved.",
+        enqueue=False,
+    )
+    long_ago = timezone.now() - timedelta(hours=1)
+    Notification.objects.filter(pk=notification.pk).update(
+        status="sending", attempts=MAX_ATTEMPTS, claimed_at=long_ago
+    )
+
+    assert notification.pk not in notification_due_ids()
+
+    body = admin_client.get(url(access_request)).content.decode()
+    item = re.search(rf'data-notification="{notification.pk}">(.*?)</li>', body, re.S).group(1)
+    assert ">Failed</span>" in item
+    assert f"{MAX_ATTEMPTS} attempts" in item
+    assert "The worker stopped while sending; the message may have gone out." in item

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -210,17 +209,7 @@ def panel_post(client, access_request: AccessRequest, action: str, **data):
 
 
 @pytest.fixture
-def _static_without_manifest(settings):
-    """A bare pytest run (no collectstatic) resolves {% static %} from source."""
-    if not (Path(settings.STATIC_ROOT) / "staticfiles.json").exists():
-        settings.STORAGES = {
-            **settings.STORAGES,
-            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-        }
-
-
-@pytest.fixture
-def ava_client(client, people, _static_without_manifest):
+def ava_client(client, people):
     user = UserFactory(username="ava")
     people["Ava"].user = user
     people["Ava"].save()
@@ -244,7 +233,6 @@ def test_an_approver_denying_in_the_panel_denies(ava_client, pending):
     assert pending.decided_by_name == "Ava"
 
 
-@pytest.mark.usefixtures("_static_without_manifest")
 def test_an_admin_approving_in_the_panel_decides_alone(admin_client, pending, tools):
     panel_post(admin_client, pending, "approve", tools=[t.pk for t in tools[:2]])
     pending.refresh_from_db()
@@ -319,7 +307,8 @@ def test_approvals_racing_past_n_make_one_transition_and_the_late_vote_is_told(p
 
 
 def test_a_link_decision_is_a_vote(pending, people):
-    from requests_app.links import link_create, link_decide, link_resolve
+    from requests_app.deciding import link_decide
+    from requests_app.links import link_create, link_resolve
 
     token = link_create(access_request=pending, person=people["Ava"], channel=Channel.EMAIL)
     link_decide(link=link_resolve(token).link, approve=True)
@@ -330,7 +319,6 @@ def test_a_link_decision_is_a_vote(pending, people):
     assert link_resolve(token).problem == "used"
 
 
-@pytest.mark.usefixtures("_static_without_manifest")
 def test_the_link_page_says_how_far_the_approvals_got(client, pending, people):
     from requests_app.links import link_create
 

@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from io import StringIO
 
 import pytest
 import schemathesis
 from django.core import signals
-from django.core.management import call_command
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections, connection
 from django.test import Client
@@ -137,9 +135,8 @@ def strategy_for(operation, mode: GenerationMode, ids: list[str]) -> st.SearchSt
 
 
 @pytest.fixture
-def fuzzing_key(db) -> tuple[dict[str, str], list[str]]:
+def fuzzing_key(demo) -> tuple[dict[str, str], list[str]]:
     """The demo scenario, a key's header, and the ids of the requests the key created."""
-    call_command("seed_demo", requests=0, stdout=StringIO(), stderr=StringIO())
     headers = {"Authorization": f"Bearer {api_key_create(name='fuzz gateway').raw_key}"}
     return headers, requests_of_this_key(headers)
 
