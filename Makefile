@@ -72,6 +72,7 @@ run: $(VENV)/.installed-local
 	@echo
 	@echo "================================================================"
 	@echo "  agenwork is starting on  http://127.0.0.1:$(PORT)/"
+	@echo "  MCP gateway:             http://127.0.0.1:$$(($(PORT) + 300))/mcp"
 	@echo "  admin login:             $(DEMO_LOGIN)"
 	@echo "  approver login:          $(DEMO_APPROVER)"
 	@echo "  mail is written to       var/mail/    (Ctrl-C stops everything)"

@@ -133,6 +133,7 @@ INSTALLED_APPS = [
     "requests_app",
     "dashboard",
     "api",
+    "mcp_gateway",
     "ops",
 ]
 
@@ -349,6 +350,12 @@ if DASHBOARD_FIGURES_MAX_AGE_SECONDS < 1:
 
 # --- Logs: one JSON object per line in production, readable lines with DEBUG -----------------
 LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json")
+# --- MCP gateway (mcp_gateway/) ------------------------------------------------------------------
+# Upstream MCP servers started as local commands, by connector slug: JSON in MCP_UPSTREAMS or in
+# the file MCP_UPSTREAMS_FILE names. Only ops set it: no page can make the server run a program.
+MCP_UPSTREAMS = env_str("MCP_UPSTREAMS", "")
+MCP_UPSTREAM_TIMEOUT = env_int("MCP_UPSTREAM_TIMEOUT", 30)
+
 if LOG_FORMAT not in {"json", "text"}:
     raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} must be json or text")
 LOGGING = {

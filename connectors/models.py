@@ -40,6 +40,14 @@ class Connector(models.Model):
     client_secret_encrypted = models.TextField(blank=True, help_text="Write-only, encrypted.")
     client_secret_set_at = models.DateTimeField(null=True, blank=True)
     base_url = models.URLField(blank=True)
+    # An upstream MCP server over Streamable HTTP (a stdio command is ops' alone: MCP_UPSTREAMS).
+    upstream_url = models.URLField(max_length=500, blank=True)
+    upstream_auth_header_encrypted = models.TextField(
+        blank=True, help_text="Write-only, encrypted: the Authorization header sent upstream."
+    )
+    upstream_auth_set_at = models.DateTimeField(null=True, blank=True)
+    upstream_error = models.TextField(blank=True)
+    upstream_checked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -64,7 +72,10 @@ class Tool(models.Model):
 
     connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="tools")
     key = models.CharField(max_length=200, help_text="API identifier, e.g. github_repos_list")
-    description = models.CharField(max_length=500, blank=True)
+    description = models.TextField(blank=True)
+    input_schema = models.JSONField(default=dict, blank=True)
+    # Set when a sync no longer finds the tool upstream: kept (policies and requests name it).
+    missing_since = models.DateTimeField(null=True, blank=True)
     access = models.CharField(max_length=8, choices=Access.choices, default=Access.READ)
     access_overridden = models.BooleanField(
         default=False, help_text="Set by an admin: the catalog never changes it back."

@@ -9,23 +9,21 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from agenwork.crypto import hash_token, random_token, same_hash
+from agenwork.bearer import credential_issue, credential_prefix, credential_touch
+from agenwork.crypto import same_hash
 from audit.models import AuditEntry
 from audit.services import audit_record
 from directory.models import Group, Person, ScimToken
 
 SCIM_SCHEME = "scim"
-LAST_USED_RESOLUTION = timedelta(minutes=1)
-_PREFIX_ALPHABET = "abcdefghijkmnopqrstuvwxyz23456789"
 PERSON_FIELDS = ("name", "email", "external_id", "phone", "mfa_enabled")
 
 
@@ -175,9 +173,10 @@ def scim_token_create(*, name: str, actor: Any = None) -> IssuedScimToken:
         raise ValidationError({"name": "Give the token a name of 1 to 100 characters."})
     if ScimToken.objects.filter(name=name).exists():
         raise ValidationError({"name": f"A SCIM token named “{name}” exists already."})
-    prefix = "".join(secrets.choice(_PREFIX_ALPHABET) for _ in range(10))
-    raw = f"{SCIM_SCHEME}_{prefix}_{random_token(32)}"
-    token = ScimToken.objects.create(name=name, prefix=prefix, token_hash=hash_token(raw))
+    credential = credential_issue(SCIM_SCHEME)
+    token = ScimToken.objects.create(
+        name=name, prefix=credential.prefix, token_hash=credential.hash
+    )
     audit_record(
         actor=actor or "manage.py",
         action=AuditEntry.Action.CREATED,
@@ -187,18 +186,15 @@ def scim_token_create(*, name: str, actor: Any = None) -> IssuedScimToken:
         after={"name": token.name, "prefix": token.prefix},
         channel="cli",
     )
-    return IssuedScimToken(token=token, raw_token=raw)
+    return IssuedScimToken(token=token, raw_token=credential.raw)
 
 
 def scim_token_authenticate(raw: str) -> ScimToken | None:
     """The unrevoked SCIM token matching a presented bearer token, or None. One query."""
-    parts = raw.split("_", 2)
-    if len(parts) != 3 or parts[0] != SCIM_SCHEME or len(parts[1]) != 10:
-        return None
-    token = ScimToken.objects.filter(prefix=parts[1], revoked_at__isnull=True).first()
+    prefix = credential_prefix(raw, SCIM_SCHEME)
+    active = ScimToken.objects.filter(revoked_at__isnull=True)
+    token = active.filter(prefix=prefix).first() if prefix else None
     if token is None or not same_hash(raw, token.token_hash):
         return None
-    now = timezone.now()
-    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
-        ScimToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    credential_touch(token)
     return token

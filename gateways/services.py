@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -13,14 +11,13 @@ from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 
-from agenwork.crypto import encrypt, hash_token, random_token, same_hash
+from agenwork.bearer import credential_issue, credential_prefix, credential_touch
+from agenwork.crypto import encrypt, random_token, same_hash
 from audit.models import AuditEntry
 from audit.services import audit_record
 from gateways.models import ApiKey
 
 KEY_SCHEME = "awk"
-LAST_USED_RESOLUTION = timedelta(minutes=1)
-_PREFIX_ALPHABET = "abcdefghijkmnopqrstuvwxyz23456789"
 
 
 @dataclass(frozen=True)
@@ -30,10 +27,6 @@ class IssuedKey:
     api_key: ApiKey
     raw_key: str
     webhook_secret: str | None
-
-
-def _new_prefix() -> str:
-    return "".join(secrets.choice(_PREFIX_ALPHABET) for _ in range(10))
 
 
 def _validate(name: str, webhook_url: str) -> None:
@@ -55,18 +48,17 @@ def _validate(name: str, webhook_url: str) -> None:
 def api_key_create(*, name: str, webhook_url: str = "", actor: Any = None) -> IssuedKey:
     """Create a key; the raw key (and webhook secret, if any) are returned once, never stored."""
     _validate(name, webhook_url)
-    prefix = _new_prefix()
-    raw_key = f"{KEY_SCHEME}_{prefix}_{random_token(32)}"
+    credential = credential_issue(KEY_SCHEME)
     secret = f"whsec_{random_token(32)}" if webhook_url else None
     api_key = ApiKey.objects.create(
         name=name.strip(),
-        prefix=prefix,
-        key_hash=hash_token(raw_key),
+        prefix=credential.prefix,
+        key_hash=credential.hash,
         webhook_url=webhook_url,
         webhook_secret_encrypted=encrypt(secret) if secret else "",
     )
     _audit(api_key, AuditEntry.Action.CREATED, actor, before=None)
-    return IssuedKey(api_key=api_key, raw_key=raw_key, webhook_secret=secret)
+    return IssuedKey(api_key=api_key, raw_key=credential.raw, webhook_secret=secret)
 
 
 @transaction.atomic
@@ -134,20 +126,9 @@ def api_key_authenticate(
     - `lookup` finds the unrevoked key by prefix; a caller that needs one more value per call
       (the API: the policy snapshot's version) passes one that reads it in the same round trip.
     """
-    parts = raw_key.split("_", 2)  # the random part may itself contain "_"
-    if len(parts) != 3 or parts[0] != KEY_SCHEME or len(parts[1]) != 10:
-        return None
-    api_key = lookup(parts[1])
+    prefix = credential_prefix(raw_key, KEY_SCHEME)
+    api_key = lookup(prefix) if prefix else None
     if api_key is None or not same_hash(raw_key, api_key.key_hash):
         return None
-    _touch(api_key)
+    credential_touch(api_key)
     return api_key
-
-
-def _touch(api_key: ApiKey) -> None:
-    """Record use, at most once a minute per key, so the hot path rarely writes."""
-    now = timezone.now()
-    if api_key.last_used_at and now - api_key.last_used_at < LAST_USED_RESOLUTION:
-        return
-    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
-    api_key.last_used_at = now

@@ -145,7 +145,7 @@ def test_a_malformed_key_does_not_authenticate(presented: str):
 
 def test_a_key_whose_random_part_contains_underscores_authenticates(monkeypatch):
     # token_urlsafe draws from A-Z a-z 0-9 - _: about half of all keys contain a "_".
-    monkeypatch.setattr("gateways.services.random_token", lambda nbytes=32: "ab_cd-ef_" * 5)
+    monkeypatch.setattr("agenwork.bearer.random_token", lambda nbytes=32: "ab_cd-ef_" * 5)
     issued = api_key_create(name="gateway")
     assert issued.raw_key.count("_") > 2
 

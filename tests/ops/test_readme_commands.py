@@ -258,11 +258,13 @@ RUN_FOR_REAL = {
     "load_connector_catalog": ["--dry-run"],
     "import_directory": ["{directory_csv}", "--dry-run"],
     "create_scim_token": ["okta"],
+    "create_gateway_token": ["ben@example.com", "--expires-in", "30"],
+    "sync_connector_tools": [],  # no connector of make run has an upstream yet: nothing to read
     "prune_activity": ["--older-than", "90", "--dry-run"],
     "reencrypt_secrets": [],  # nothing to move: the demo's secrets are under its one key
 }
-# Asks for a password at the terminal.
-HELP_ONLY = {"createsuperuser"}
+# Asks for a password at the terminal; needs a token's prefix, printed only when it was created.
+HELP_ONLY = {"createsuperuser", "revoke_gateway_token"}
 DIRECTORY_CSV = "name,email,external_id,phone,mfa,groups\nKim Lee,kim@example.com,,,true,Sales\n"
 
 

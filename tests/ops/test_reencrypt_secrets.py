@@ -61,6 +61,7 @@ def test_every_encrypted_field_is_found():
 
     assert found == {
         "connectors.Connector.client_secret_encrypted",
+        "connectors.Connector.upstream_auth_header_encrypted",
         "gateways.ApiKey.webhook_secret_encrypted",
     }
 
