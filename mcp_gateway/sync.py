@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from django.db import transaction
 from django.utils import timezone
 
 from connectors.classification import classify_tool
 from connectors.models import Connector, Tool
-from mcp_gateway.upstreams import Upstream, fault_text, upstream_tools
+from mcp_gateway.upstreams import Upstream, fault_text, run_blocking, upstream_tools
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ def access_from_annotations(key: str, annotations: Any) -> str:
 def sync_connector_tools(connector: Connector, upstream: Upstream) -> SyncResult:
     """Read the upstream's tools and upsert them; the connector's state says how it went."""
     try:
-        listed = async_to_sync(upstream_tools)(upstream)
+        listed = run_blocking(upstream_tools, upstream)
     except Exception as exc:  # any upstream fault: down, slow, garbage
         error = fault_text(exc)
         _set_state(connector, Connector.Status.ERROR, error)

@@ -10,11 +10,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from mcp import Client
@@ -115,6 +117,20 @@ async def upstream_tools(upstream: Upstream) -> list[Any]:
             cursor = page.next_cursor
             if not cursor:
                 return tools
+
+
+T = TypeVar("T")
+
+
+def run_blocking(work: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """Run `work(*args)` to completion from synchronous code, on an event loop of its own.
+
+    - The loop runs in a thread of its own, so this works whether or not the calling thread
+      already has a running loop (asgiref's async_to_sync refuses when it has: a command called
+      from a process that also drives a browser through Playwright's synchronous API, say).
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="upstream") as pool:
+        return pool.submit(anyio.run, work, *args).result()
 
 
 def fault_text(exc: BaseException) -> str:

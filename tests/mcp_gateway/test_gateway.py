@@ -17,7 +17,6 @@ from io import StringIO
 from pathlib import Path
 from urllib.parse import quote
 
-import anyio
 import pytest
 from django.core.management import call_command
 from django.db import connection
@@ -30,6 +29,7 @@ from mcp_types import Implementation
 from directory.models import Person
 from mcp_gateway.models import GatewayToken
 from mcp_gateway.tokens import gateway_token_create, gateway_token_revoke
+from mcp_gateway.upstreams import run_blocking
 from policies.models import DecisionLog, Policy
 from requests_app.models import AccessRequest
 from tests.factories import (
@@ -138,7 +138,7 @@ async def _session(base: str, token: str, mode: str, work):
 
 def as_person(base: str, token: str, work, mode: str = "auto"):
     """Run `work(client)` in one MCP session carrying this token."""
-    return anyio.run(_session, base, token, mode, work)
+    return run_blocking(_session, base, token, mode, work)
 
 
 async def _names(client) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from django.core.management import CommandError, call_command
 from agenwork.crypto import encrypt
 from connectors.models import Connector, Tool
 from mcp_gateway.sync import access_from_annotations
-from mcp_gateway.upstreams import stdio_upstreams, upstream_of
+from mcp_gateway.upstreams import run_blocking, stdio_upstreams, upstream_of, upstream_tools
 from tests.factories import ConnectorFactory
 
 pytestmark = pytest.mark.django_db
@@ -151,3 +152,17 @@ def test_access_from_annotations_else_the_verb(read_only, destructive, key, expe
 
     annotations = ToolAnnotations(read_only_hint=read_only, destructive_hint=destructive)
     assert access_from_annotations(key, annotations) == expected
+
+
+def test_an_upstream_is_read_even_from_a_thread_that_runs_an_event_loop(upstreams):
+    # As in a process that also drives Chromium through Playwright's synchronous API: the
+    # thread has a running loop, where asgiref's async_to_sync refuses to work.
+    upstream = upstream_of(ConnectorFactory(slug="time"))
+
+    async def blocking_call_inside_a_loop() -> list[str]:
+        return [tool.name for tool in run_blocking(upstream_tools, upstream)]
+
+    assert sorted(asyncio.run(blocking_call_inside_a_loop())) == [
+        "convert_time",
+        "get_current_time",
+    ]
