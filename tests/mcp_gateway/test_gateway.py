@@ -40,7 +40,7 @@ from tests.factories import (
     PersonFactory,
     PolicyFactory,
 )
-from tests.support.make_run import free_port
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
