@@ -24,9 +24,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from connectors.models import Connector
-from mcp_gateway.rules import call_verdict, upstream_failed, visible_tools
+from mcp_gateway.forwarding import forward_call, tool_error
+from mcp_gateway.rules import call_verdict, visible_tools
 from mcp_gateway.tokens import gateway_token_authenticate
-from mcp_gateway.upstreams import fault_text, stdio_upstreams, upstream_session
+from mcp_gateway.upstreams import fault_text, stdio_upstreams
 
 
 class GatewayTokenVerifier:
@@ -59,10 +60,6 @@ def _agent(ctx: Any) -> str:
     return f"{info.name} {info.version}".strip()[:200] if info else "MCP client"
 
 
-def _tool_error(text: str) -> types.CallToolResult:
-    return types.CallToolResult(content=[types.TextContent(text=text)], is_error=True)
-
-
 async def list_tools(
     ctx: Any, params: types.PaginatedRequestParams | None
 ) -> types.ListToolsResult:
@@ -81,17 +78,8 @@ async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.Call
         email=_caller_email(), key=params.name, arguments=arguments, agent=_agent(ctx)
     )
     if verdict.upstream is None:
-        return _tool_error(verdict.message or f"{params.name} has no upstream server now.")
-    try:
-        async with upstream_session(verdict.upstream) as upstream:
-            return await upstream.call_tool(verdict.upstream_tool, arguments)
-    except Exception as exc:  # any upstream fault: the agent gets a clear error, never a 500
-        error = fault_text(exc)
-        await sync_to_async(upstream_failed)(verdict.upstream.slug, error)
-        return _tool_error(
-            f"The upstream server of {verdict.upstream.slug} failed: {error}. "
-            "The call may not have run; try again later."
-        )
+        return tool_error(verdict.message or f"{params.name} has no upstream server now.")
+    return await forward_call(verdict.upstream, verdict.upstream_tool, arguments)
 
 
 def _health() -> dict[str, Any]:
