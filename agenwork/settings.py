@@ -355,6 +355,17 @@ LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json")
 # the file MCP_UPSTREAMS_FILE names. Only ops set it: no page can make the server run a program.
 MCP_UPSTREAMS = env_str("MCP_UPSTREAMS", "")
 MCP_UPSTREAM_TIMEOUT = env_int("MCP_UPSTREAM_TIMEOUT", 30)
+# A call that needs approval is held this long (under the 60 s common clients wait), with a
+# progress notification every MCP_HOLD_PROGRESS_SECONDS; one poll every MCP_HOLD_POLL_MS looks
+# for decisions on every held request at once.
+MCP_HOLD_SECONDS = env_int("MCP_HOLD_SECONDS", 45)
+MCP_HOLD_PROGRESS_SECONDS = env_int("MCP_HOLD_PROGRESS_SECONDS", 5)
+MCP_HOLD_POLL_SECONDS = env_int("MCP_HOLD_POLL_MS", 500) / 1000
+if not 0 <= MCP_HOLD_SECONDS <= 3600 or MCP_HOLD_PROGRESS_SECONDS < 1 or MCP_HOLD_POLL_SECONDS <= 0:
+    raise ImproperlyConfigured(
+        "MCP_HOLD_SECONDS must be 0..3600, MCP_HOLD_PROGRESS_SECONDS at least 1, "
+        "MCP_HOLD_POLL_MS above 0"
+    )
 
 if LOG_FORMAT not in {"json", "text"}:
     raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} must be json or text")

@@ -9,12 +9,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import close_old_connections
 from django.db.models import Q
 from django.utils import timezone
 
+from approval_flows.models import ApprovalLevel
 from connectors.models import Connector, Tool
 from mcp_gateway.upstreams import Upstream, stdio_upstreams, upstream_of
 from policies.evaluation import (
@@ -30,6 +32,14 @@ from policies.evaluation import (
 from policies.models import Policy
 from policies.snapshot import current_snapshot
 from requests_app.decisions import decide_call
+from requests_app.models import AccessRequest, Channel
+from requests_app.outcomes import Actor
+from requests_app.services import (
+    RequestNotConsumable,
+    request_consume,
+    request_record_execution,
+    request_release,
+)
 
 MARKS = {
     APPROVAL_REQUIRED: "[agenwork: needs an approval before it runs]",
@@ -47,12 +57,35 @@ class VisibleTool:
 
 
 @dataclass(frozen=True)
+class HeldCall:
+    """A call waiting for its approval request: which one, and whom it waits for."""
+
+    request_pk: int
+    public_id: str
+    waiting_for: str
+    pending: bool = True
+
+
+@dataclass(frozen=True)
 class CallVerdict:
-    """What to do with a tools/call: forward it (`upstream`), or answer `message` as an error."""
+    """What to do with a tools/call: forward it, hold it (`held`), or answer `message` as an error.
+
+    - `upstream` and `upstream_tool` are set for a call to forward now or once approved.
+    """
 
     upstream: Upstream | None = None
     upstream_tool: str = ""
     message: str = ""
+    held: HeldCall | None = None
+
+
+@dataclass(frozen=True)
+class Settled:
+    """How a held call ends: forwarded (`forward`), or a tool error with `message`."""
+
+    forward: bool
+    message: str = ""
+    consumed_at: datetime | None = None
 
 
 def upstream_tools_query(commands: dict[str, Upstream]):
@@ -88,16 +121,25 @@ def call_verdict(*, email: str, key: str, arguments: dict[str, Any], agent: str)
         return CallVerdict(message=f"Unknown tool {key!r}: it is not one of this gateway's tools.")
     call = Call(user=email, connector=tool.connector.slug, tools=(key,))
     try:
-        outcome = decide_call(call=call, api_key=None, agent=agent, arguments=arguments)
+        outcome = decide_call(
+            call=call, api_key=None, agent=agent, arguments=arguments, attach_approved=True
+        )
     except InvalidCall as exc:
         return CallVerdict(message=f"Unknown tool: {exc}")
     decision = outcome.decision
+    upstream = upstream_of(tool.connector, commands)
+    upstream_tool = key.removeprefix(f"{call.connector}_")
     if decision.decision == ALLOW:
-        upstream = upstream_of(tool.connector, commands)
-        return CallVerdict(upstream=upstream, upstream_tool=key.removeprefix(f"{call.connector}_"))
-    if decision.decision == APPROVAL_REQUIRED:
-        request_id = outcome.access_request.public_id if outcome.access_request else "?"
-        return CallVerdict(message=_approval_text(decision, request_id))
+        return CallVerdict(upstream=upstream, upstream_tool=upstream_tool)
+    if decision.decision == APPROVAL_REQUIRED and outcome.access_request is not None:
+        access_request = outcome.access_request
+        held = HeldCall(
+            request_pk=access_request.pk,
+            public_id=str(access_request.public_id),
+            waiting_for=_approvers_of(access_request),
+            pending=access_request.is_pending,
+        )
+        return CallVerdict(upstream=upstream, upstream_tool=upstream_tool, held=held)
     if decision.decision == STEP_UP:
         return CallVerdict(message=_step_up_text(decision))
     return CallVerdict(message=_deny_text(decision))
@@ -125,11 +167,113 @@ def _step_up_text(decision: Decision) -> str:
     )
 
 
-def _approval_text(decision: Decision, request_id: object) -> str:
+def _approvers_of(access_request: AccessRequest) -> str:
+    """Whom the request waits for: its current level's groups and people, by name."""
+    level = (
+        ApprovalLevel.objects.filter(
+            flow_id=access_request.flow_id, position=access_request.current_level
+        )
+        .prefetch_related("groups", "people")
+        .first()
+    )
+    if level is None:
+        return "an approver"
+    names = [g.name for g in level.groups.all()] + [p.name for p in level.people.all()]
+    return ", ".join(sorted(names)) or "an approver"
+
+
+def decided_among(request_pks: list[int]) -> list[int]:
+    """Which of these requests are no longer pending: one query for every held call."""
+    close_old_connections()
+    return list(
+        AccessRequest.objects.filter(pk__in=request_pks)
+        .exclude(status=AccessRequest.Status.PENDING)
+        .values_list("pk", flat=True)
+    )
+
+
+def settle_held_call(request_pk: int, agent: str) -> Settled | None:
+    """The end of a held call once its request is decided; None while it is still pending.
+
+    - Approved once: consumed now, by a conditional update, so of identical calls waiting on
+      one request exactly one is forwarded; the others are told why not.
+    - Approved for a time: forwarded while the grant lasts, nothing consumed.
+    """
+    close_old_connections()
+    access_request = AccessRequest.objects.get(pk=request_pk)
+    if access_request.is_pending:
+        return None
+    public_id = access_request.public_id
+    if access_request.status in AccessRequest.APPROVED_STATUSES:
+        if access_request.grant_expires_at is not None:
+            if access_request.grant_expires_at > timezone.now():
+                return Settled(forward=True)
+            return Settled(forward=False, message=_grant_over_text(public_id))
+        try:
+            consumed = request_consume(access_request=access_request, actor=_gateway_actor(agent))
+        except RequestNotConsumable:
+            return Settled(forward=False, message=_used_text(public_id))
+        return Settled(forward=True, consumed_at=consumed.consumed_at)
+    return Settled(forward=False, message=_refused_text(access_request))
+
+
+def release_held_call(request_pk: int, settled: Settled, agent: str) -> None:
+    """Give back a one-time approval consumed for a call whose client went away before it ran."""
+    close_old_connections()
+    if settled.consumed_at is not None:
+        request_release(
+            access_request=AccessRequest.objects.get(pk=request_pk),
+            actor=_gateway_actor(agent),
+            consumed_at=settled.consumed_at,
+        )
+
+
+def record_execution(request_pk: int, agent: str, took_ms: int, error: str) -> None:
+    """The request's history line for the forwarded call."""
+    close_old_connections()
+    request_record_execution(
+        access_request=AccessRequest.objects.get(pk=request_pk),
+        actor=_gateway_actor(agent),
+        took_ms=took_ms,
+        error=error,
+    )
+
+
+def _gateway_actor(agent: str) -> Actor:
+    return Actor(name=agent or "MCP gateway", channel=Channel.API)
+
+
+def still_pending_text(held: HeldCall, waited_s: int) -> str:
+    """The tool error when the hold window ends with the request still pending."""
     return (
-        f"Approval required ({decision.reason_code}): {decision.reason}. agenwork created "
-        f"request {request_id} for the approvers. The call was NOT executed yet; repeat the "
-        "same call once the request is approved."
+        f"Approval pending: request {held.public_id} waits for {held.waiting_for}; "
+        f"agenwork held this call for {waited_s} s. The call was NOT executed. Tell the user "
+        "it needs an approval, and repeat the same call (same tool, same arguments) later: it "
+        "attaches to the same request and runs once the request is approved."
+    )
+
+
+def _used_text(public_id: object) -> str:
+    return (
+        f"Not executed: request {public_id} was approved once, and that approval was used by "
+        "another identical call. Repeat the call to ask for approval again if it is still needed."
+    )
+
+
+def _grant_over_text(public_id: object) -> str:
+    return (
+        f"Not executed: the approval of request {public_id} has expired. Repeat the call to ask "
+        "for approval again."
+    )
+
+
+def _refused_text(access_request: AccessRequest) -> str:
+    status = access_request.get_status_display().lower()
+    who = access_request.decided_by_name or "agenwork"
+    comment = f" Comment: “{access_request.comment}”." if access_request.comment else ""
+    return (
+        f"Not executed: request {access_request.public_id} was {status} by {who}.{comment} "
+        "Do not retry this call; ask the approvers or an admin if you still need it."
     )
 
 

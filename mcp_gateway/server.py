@@ -25,6 +25,7 @@ from starlette.routing import Route
 
 from connectors.models import Connector
 from mcp_gateway.forwarding import forward_call, tool_error
+from mcp_gateway.holds import WAITERS, hold_call
 from mcp_gateway.rules import call_verdict, visible_tools
 from mcp_gateway.tokens import gateway_token_authenticate
 from mcp_gateway.upstreams import fault_text, stdio_upstreams
@@ -79,6 +80,8 @@ async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.Call
     )
     if verdict.upstream is None:
         return tool_error(verdict.message or f"{params.name} has no upstream server now.")
+    if verdict.held is not None:
+        return await hold_call(ctx, verdict, arguments, _agent(ctx))
     return await forward_call(verdict.upstream, verdict.upstream_tool, arguments)
 
 
@@ -100,7 +103,9 @@ async def healthz(request: Request) -> JSONResponse:
         upstreams = await sync_to_async(_health)()
     except Exception as exc:  # the database is down: say so, with a 503
         return JSONResponse({"status": "error", "database": fault_text(exc)}, status_code=503)
-    return JSONResponse({"status": "ok", "database": "ok", "upstreams": upstreams})
+    return JSONResponse(
+        {"status": "ok", "database": "ok", "held_calls": WAITERS.held, "upstreams": upstreams}
+    )
 
 
 def gateway_app(*, host: str = "127.0.0.1") -> Starlette:

@@ -58,6 +58,14 @@ ACTIVE_GRANTS = CompiledQuery(
         .values_list("tool_id", "request__grant_expires_at")
     )
 )
+UNUSED_APPROVAL = CompiledQuery(
+    lambda key: AccessRequest.objects.filter(
+        dedupe_key=key,
+        status__in=sorted(AccessRequest.APPROVED_STATUSES),
+        consumed_at__isnull=True,
+        grant_expires_at__isnull=True,
+    ).order_by("-id")[:1]
+)
 PENDING_REQUEST = CompiledQuery(
     lambda key: AccessRequest.objects.filter(
         dedupe_key=key, status=AccessRequest.Status.PENDING
@@ -79,11 +87,14 @@ def decide_call(
     agent: str = "",
     arguments: Any = None,
     snapshot_version: int | None = None,
+    attach_approved: bool = False,
 ) -> CallOutcome:
     """Decide a gateway's call, create or reuse its approval request, and log the decision.
 
     - Grants are read only when a tool needs a human: allow and deny cost no extra query.
     - `snapshot_version`: the policy snapshot's version if the caller read it already.
+    - `attach_approved`: the same call approved once and not yet used gets that request back
+      (the MCP gateway's retry of a held call), rather than a new one.
     - Raises policies.evaluation.InvalidCall (unknown connector or tool) before writing anything.
     """
     now = timezone.now()
@@ -100,6 +111,8 @@ def decide_call(
         return _logged(decision, None, call, api_key, agent, now)
     key = _dedupe_key(decision, api_key, arguments)
     pending = _pending_request(key)
+    if pending is None and attach_approved:
+        pending = UNUSED_APPROVAL.first(key=key)
     if pending is not None:  # the same call again: read, log, no transaction
         return _logged(decision, pending, call, api_key, agent, now)
     with transaction.atomic():  # the request and its log line: both stored, or neither

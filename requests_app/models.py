@@ -220,6 +220,8 @@ class RequestEvent(models.Model):
         EXPIRED = "expired", "Expired"
         CANCELLED = "cancelled", "Cancelled"
         CONSUMED = "consumed", "Consumed"
+        RELEASED = "released", "Approval released"
+        EXECUTED = "executed", "Executed"
         REMINDED = "reminded", "Reminder sent"
         ESCALATED = "escalated", "Escalated"
         VOTED = "voted", "Vote recorded"

@@ -330,6 +330,32 @@ def request_consume(*, access_request: AccessRequest, actor: Actor) -> AccessReq
 
 
 @transaction.atomic
+def request_release(*, access_request: AccessRequest, actor: Actor, consumed_at: datetime) -> None:
+    """Undo a consume whose call was never forwarded (its client went away): usable again."""
+    now = timezone.now()
+    released = AccessRequest.objects.filter(pk=access_request.pk, consumed_at=consumed_at).update(
+        consumed_at=None, updated_at=now
+    )
+    if released:
+        message = "Not used: the agent's client went away before the call was forwarded"
+        record_event(access_request, RequestEvent.Kind.RELEASED, actor, message, now=now)
+
+
+def request_record_execution(
+    *, access_request: AccessRequest, actor: Actor, took_ms: int, error: str = ""
+) -> RequestEvent:
+    """Append the execution of the approved call: forwarded, how long the upstream took, errors."""
+    outcome = f"an error in {took_ms} ms: {error}" if error else f"in {took_ms} ms"
+    return record_event(
+        access_request,
+        RequestEvent.Kind.EXECUTED,
+        actor,
+        f"Forwarded to the tool's server, which answered {outcome}",
+        data={"took_ms": took_ms, "is_error": bool(error)},
+    )
+
+
+@transaction.atomic
 def request_resolve_with_policy(
     *, access_request: AccessRequest, data: PolicyData, actor: Actor
 ) -> tuple[Policy, AccessRequest]:

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from requests_app.decisions import _pending_request, active_grants
+from requests_app.decisions import UNUSED_APPROVAL, _pending_request, active_grants
 from requests_app.models import AccessRequest, RequestTool
 from tests.factories import ConnectorFactory, PersonFactory, ToolFactory, make_request
 
@@ -76,3 +76,32 @@ def test_no_pending_request_is_none(access_request):
     )
     assert _pending_request("decided") is None
     assert _pending_request("never-seen") is None
+
+
+def test_the_unused_approval_is_the_one_the_orm_finds(requester, tools, flow):
+    """A held call's retry attaches only to a one-time approval not yet used."""
+    key, now = "approved-call", timezone.now()
+    cases = [
+        (Status.APPROVED, None, None),  # the one
+        (Status.APPROVED, None, now),  # used already
+        (Status.APPROVED, now + timedelta(hours=1), None),  # time-bound: grants cover it
+        (Status.DENIED, None, None),
+        (Status.PENDING, None, None),
+    ]
+    made = []
+    for status, expires_at, consumed_at in cases:
+        access_request = make_request(requester=requester, tools=tools[:1], flow=flow)
+        AccessRequest.objects.filter(pk=access_request.pk).update(
+            dedupe_key=key, status=status, grant_expires_at=expires_at, consumed_at=consumed_at
+        )
+        made.append(access_request)
+    orm = AccessRequest.objects.filter(
+        dedupe_key=key,
+        status__in=AccessRequest.APPROVED_STATUSES,
+        consumed_at__isnull=True,
+        grant_expires_at__isnull=True,
+    ).order_by("-id")
+    found = UNUSED_APPROVAL.first(key=key)
+    assert found.pk == made[0].pk
+    assert concrete_values(found) == concrete_values(orm.first())
+    assert UNUSED_APPROVAL.first(key="never-seen") is None

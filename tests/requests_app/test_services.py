@@ -23,6 +23,8 @@ from requests_app.services import (
     request_consume,
     request_create,
     request_deny,
+    request_record_execution,
+    request_release,
     request_resolve_with_policy,
     request_time_out,
 )
@@ -383,6 +385,35 @@ def test_consume_an_auto_approval(access_request, gateway):
     access_request.refresh_from_db()
     assert access_request.status == Status.AUTO_APPROVED
     assert access_request.consumed_at is not None
+
+
+def test_release_gives_a_consumed_approval_back_once(access_request, dana, gateway):
+    """The MCP gateway's held call whose client went away: its approval is usable again."""
+    request_approve(access_request=access_request, actor=dana)
+    consumed = request_consume(access_request=access_request, actor=gateway)
+    request_release(access_request=access_request, actor=gateway, consumed_at=consumed.consumed_at)
+    request_release(access_request=access_request, actor=gateway, consumed_at=consumed.consumed_at)
+    access_request.refresh_from_db()
+    assert access_request.consumed_at is None
+    assert access_request.events.filter(kind=RequestEvent.Kind.RELEASED).count() == 1
+    request_consume(access_request=access_request, actor=gateway)  # the retry's turn
+
+
+def test_release_leaves_another_calls_consume_alone(access_request, dana, gateway):
+    request_approve(access_request=access_request, actor=dana)
+    request_consume(access_request=access_request, actor=gateway)
+    stale = timezone.now() - timedelta(minutes=1)
+    request_release(access_request=access_request, actor=gateway, consumed_at=stale)
+    access_request.refresh_from_db()
+    assert access_request.consumed_at is not None
+    assert not access_request.events.filter(kind=RequestEvent.Kind.RELEASED).exists()
+
+
+def test_the_execution_is_written_into_the_history(access_request, gateway):
+    request_record_execution(access_request=access_request, actor=gateway, took_ms=12, error="boom")
+    [event] = access_request.events.filter(kind=RequestEvent.Kind.EXECUTED)
+    assert event.message == "Forwarded to the tool's server, which answered an error in 12 ms: boom"
+    assert event.data == {"took_ms": 12, "is_error": True}
 
 
 @pytest.mark.parametrize("decide", ["pending", "deny", "cancel", "expire"])
