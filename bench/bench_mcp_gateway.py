@@ -159,6 +159,10 @@ def served(
         time.sleep(0.2)
     try:
         yield base, process.pid
+    except BaseException:
+        tail = (folder / f"{name}.log").read_text(errors="replace").splitlines()[-40:]
+        print(f"--- the last lines of the {name}'s log:", *tail, sep="\n", file=sys.stderr)
+        raise
     finally:
         process.terminate()
         try:

@@ -273,6 +273,12 @@ async def _hold_and_approve(
     return answered
 
 
+def _first_leaf(exc: BaseException) -> BaseException:
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc
+
+
 def measure(
     *,
     gateway: Target,
@@ -290,7 +296,10 @@ def measure(
     """
     logging.getLogger("httpx2").setLevel(logging.WARNING)  # not a line per request
     figures = Figures(held=held)
-    anyio.run(
-        partial(_measure, gateway, held_by, proxy, pid, figures, calls, approve_all, approvals)
-    )
+    try:
+        anyio.run(
+            partial(_measure, gateway, held_by, proxy, pid, figures, calls, approve_all, approvals)
+        )
+    except BaseExceptionGroup as group:  # anyio nests them deeper than a traceback shows
+        raise _first_leaf(group) from None
     return figures

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import mcp_types as types
-from asgiref.sync import sync_to_async
 
+from mcp_gateway.database import off_loop
 from mcp_gateway.rules import upstream_failed
 from mcp_gateway.upstreams import Upstream, fault_text, upstream_session
 
@@ -25,7 +25,7 @@ async def forward_call(
             return await session.call_tool(tool, arguments)
     except Exception as exc:  # any upstream fault: the agent gets a clear error, never a 500
         error = fault_text(exc)
-        await sync_to_async(upstream_failed)(upstream.slug, error)
+        await off_loop(upstream_failed)(upstream.slug, error)
         return tool_error(
             f"The upstream server of {upstream.slug} failed: {error}. "
             "The call may not have run; try again later."

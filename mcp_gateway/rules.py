@@ -1,7 +1,7 @@
 """agenwork's rules at the gateway: which tools a person sees, and what a call's decision means.
 
 - Everything here is synchronous Django code; the server (server.py) runs it through
-  sync_to_async, so the event loop never waits on the database.
+  off_loop (database.py), on a pool of threads, so the event loop never waits on the database.
 - Calls are decided by requests_app.decisions.decide_call, the code behind /api/v1/decisions:
   the same DecisionLog, dedupe, grants and approval requests.
 """

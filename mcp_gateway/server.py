@@ -2,7 +2,7 @@
 
 - The SDK does the protocol (both revision eras, sessions, the Bearer check's 401 with
   `WWW-Authenticate`); this module plugs in agenwork's token check and rules (rules.py).
-- Database work runs through sync_to_async: the event loop never waits on a query.
+- Database work runs through off_loop (database.py): the event loop never waits on a query.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import mcp_types as types
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections, connection
 from mcp.server.auth.middleware.auth_context import get_access_token
@@ -24,6 +23,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from connectors.models import Connector
+from mcp_gateway.database import off_loop
 from mcp_gateway.forwarding import forward_call, tool_error
 from mcp_gateway.holds import WAITERS, hold_call
 from mcp_gateway.rules import call_verdict, visible_tools
@@ -35,7 +35,7 @@ class GatewayTokenVerifier:
     """The SDK's TokenVerifier over personal gateway tokens: a usable token names its person."""
 
     async def verify_token(self, token: str) -> AccessToken | None:
-        found = await sync_to_async(_authenticate)(token)
+        found = await off_loop(_authenticate)(token)
         if found is None:
             return None
         return AccessToken(
@@ -64,7 +64,7 @@ def _agent(ctx: Any) -> str:
 async def list_tools(
     ctx: Any, params: types.PaginatedRequestParams | None
 ) -> types.ListToolsResult:
-    tools = await sync_to_async(visible_tools)(_caller_email())
+    tools = await off_loop(visible_tools)(_caller_email())
     return types.ListToolsResult(
         tools=[
             types.Tool(name=t.key, description=t.description, input_schema=t.input_schema)
@@ -75,7 +75,7 @@ async def list_tools(
 
 async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
     arguments = dict(params.arguments or {})
-    verdict = await sync_to_async(call_verdict)(
+    verdict = await off_loop(call_verdict)(
         email=_caller_email(), key=params.name, arguments=arguments, agent=_agent(ctx)
     )
     if verdict.upstream is None:
@@ -100,7 +100,7 @@ def _health() -> dict[str, Any]:
 async def healthz(request: Request) -> JSONResponse:
     """200 when the gateway reaches its database, with each upstream's last known state."""
     try:
-        upstreams = await sync_to_async(_health)()
+        upstreams = await off_loop(_health)()
     except Exception as exc:  # the database is down: say so, with a 503
         return JSONResponse({"status": "error", "database": fault_text(exc)}, status_code=503)
     return JSONResponse(
