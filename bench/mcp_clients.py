@@ -51,7 +51,8 @@ class Figures:
     held: int
     gateway_ms: list[float] = field(default_factory=list)
     proxy_ms: list[float] = field(default_factory=list)
-    flow_ms: list[float] = field(default_factory=list)
+    flow_ms: list[float] = field(default_factory=list)  # none held: before, then after
+    flow_after_ms: list[float] = field(default_factory=list)  # the "after" part of flow_ms
     flow_held_ms: list[float] = field(default_factory=list)
     threads_before: int = 0
     threads_during: int = 0
@@ -228,6 +229,8 @@ async def _measure(
         figures.threads_before = proc_status(pid, "Threads")
         figures.quiet = await quiet_window()
         answered = await _hold_and_approve(held_by, gw, pid, figures, approve_all)
+        figures.flow_after_ms = await flow(gw, gateway.now_tool, FLOW_S)
+        figures.flow_ms += figures.flow_after_ms
     decided = await anyio.to_thread.run_sync(approvals)
     figures.learned_ms = [(c - d) * 1000 for d, c in decided.values() if c is not None]
     figures.answered_ms = [
