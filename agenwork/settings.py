@@ -354,7 +354,10 @@ LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json")
 # Upstream MCP servers started as local commands, by connector slug: JSON in MCP_UPSTREAMS or in
 # the file MCP_UPSTREAMS_FILE names. Only ops set it: no page can make the server run a program.
 MCP_UPSTREAMS = env_str("MCP_UPSTREAMS", "")
+# Seconds a call to an upstream may take (a connector's upstream_timeout_seconds wins).
 MCP_UPSTREAM_TIMEOUT = env_int("MCP_UPSTREAM_TIMEOUT", 30)
+if MCP_UPSTREAM_TIMEOUT < 1:
+    raise ImproperlyConfigured("MCP_UPSTREAM_TIMEOUT must be at least 1 (seconds)")
 
 if LOG_FORMAT not in {"json", "text"}:
     raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} must be json or text")
