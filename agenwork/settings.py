@@ -354,7 +354,10 @@ LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json")
 # Upstream MCP servers started as local commands, by connector slug: JSON in MCP_UPSTREAMS or in
 # the file MCP_UPSTREAMS_FILE names. Only ops set it: no page can make the server run a program.
 MCP_UPSTREAMS = env_str("MCP_UPSTREAMS", "")
+# Seconds a call to an upstream may take (a connector's upstream_timeout_seconds wins).
 MCP_UPSTREAM_TIMEOUT = env_int("MCP_UPSTREAM_TIMEOUT", 30)
+if MCP_UPSTREAM_TIMEOUT < 1:
+    raise ImproperlyConfigured("MCP_UPSTREAM_TIMEOUT must be at least 1 (seconds)")
 # A call that needs approval is held this long (under the 60 s common clients wait), with a
 # progress notification every MCP_HOLD_PROGRESS_SECONDS; one poll every MCP_HOLD_POLL_MS looks
 # for decisions on every held request at once.
