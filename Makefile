@@ -29,7 +29,8 @@ TEST_ENV = DATABASE_URL='$(DATABASE_URL)' REDIS_URL='$(REDIS_URL)' \
 
 # make run: settings' defaults (SQLite, filesystem broker, file cache, mail files, all under var/)
 # plus DEBUG, and links in mail and SMS that point at this server.
-RUN_ENV = DEBUG=true SITE_URL='http://127.0.0.1:$(PORT)'
+RUN_ENV = DEBUG=true SITE_URL='http://127.0.0.1:$(PORT)' \
+	MCP_GATEWAY_URL="http://127.0.0.1:$$(($(PORT) + 300))/mcp"
 DEMO_LOGIN = admin / agenwork-demo
 DEMO_APPROVER = dana / agenwork-demo
 

@@ -354,7 +354,10 @@ LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json")
 # Upstream MCP servers started as local commands, by connector slug: JSON in MCP_UPSTREAMS or in
 # the file MCP_UPSTREAMS_FILE names. Only ops set it: no page can make the server run a program.
 MCP_UPSTREAMS = env_str("MCP_UPSTREAMS", "")
+# Seconds a call to an upstream may take (a connector's upstream_timeout_seconds wins).
 MCP_UPSTREAM_TIMEOUT = env_int("MCP_UPSTREAM_TIMEOUT", 30)
+if MCP_UPSTREAM_TIMEOUT < 1:
+    raise ImproperlyConfigured("MCP_UPSTREAM_TIMEOUT must be at least 1 (seconds)")
 # A call that needs approval is held this long (under the 60 s common clients wait), with a
 # progress notification every MCP_HOLD_PROGRESS_SECONDS; one poll every MCP_HOLD_POLL_MS looks
 # for decisions on every held request at once.
@@ -366,6 +369,13 @@ if not 0 <= MCP_HOLD_SECONDS <= 3600 or MCP_HOLD_PROGRESS_SECONDS < 1 or MCP_HOL
         "MCP_HOLD_SECONDS must be 0..3600, MCP_HOLD_PROGRESS_SECONDS at least 1, "
         "MCP_HOLD_POLL_MS above 0"
     )
+# Where agents reach the gateway, as the console shows it in the line a person pastes into their
+# agent (the person's page, after a token is created). docker-compose publishes the gateway on
+# port 8001 of the console's host; `make run` sets PORT + 300.
+MCP_GATEWAY_URL = env_str("MCP_GATEWAY_URL", f"http://{_site.hostname}:8001/mcp").rstrip("/")
+_gateway = urlsplit(MCP_GATEWAY_URL)
+if _gateway.scheme not in {"http", "https"} or not _gateway.hostname:
+    raise ImproperlyConfigured(f"MCP_GATEWAY_URL={MCP_GATEWAY_URL!r} must be an http(s) URL")
 
 if LOG_FORMAT not in {"json", "text"}:
     raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} must be json or text")

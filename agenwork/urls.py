@@ -20,6 +20,9 @@ urlpatterns = [
     path("approval-flows/", include("approval_flows.urls")),
     path("connectors/", include("connectors.urls")),
     path("users/", include("dashboard.users.urls")),
+    # The gateway's console pages: a person's tokens (users/<pk>/gateway-tokens/) and a
+    # connector's upstream (connectors/<slug>/upstream/), loaded into those pages by htmx.
+    path("", include("mcp_gateway.urls")),
     path("settings/api-keys/", include("gateways.urls")),
     path("api/v1/", include("api.urls")),
     path("scim/v2/", include("directory.scim.urls")),

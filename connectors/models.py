@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 # The icons agenwork ships; a connector naming another one (or none) shows the generic icon
@@ -46,6 +47,12 @@ class Connector(models.Model):
         blank=True, help_text="Write-only, encrypted: the Authorization header sent upstream."
     )
     upstream_auth_set_at = models.DateTimeField(null=True, blank=True)
+    upstream_timeout_seconds = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(3600)],
+        help_text="Seconds a call to the upstream may take; empty: MCP_UPSTREAM_TIMEOUT.",
+    )
     upstream_error = models.TextField(blank=True)
     upstream_checked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

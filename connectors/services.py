@@ -1,9 +1,9 @@
-"""Every write to connectors and tools: enable/disable, access, credentials, the catalog.
+"""Every write to connectors and tools: enable/disable, access, credentials, upstream, catalog.
 
 - Each write goes through Model.save(), so the policy snapshot (policies/signals.py) is told
   after commit and the next decision sees the change; connectors never import policies.
-- Each admin change is audited with its before and after; a client secret never reaches the
-  audit trail, only the words "secret replaced" or "secret removed".
+- Each admin change is audited with its before and after; a client secret or an upstream's
+  Authorization header never reaches the audit trail, only "… replaced" or "… removed".
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ from connectors.models import Connector, Tool
 BASE_URL = URLValidator(schemes=["https", "http"])
 SECRET_REPLACED = "secret replaced"  # noqa: S105 (audit wording, not a secret)
 SECRET_REMOVED = "secret removed"  # noqa: S105
+HEADER_REPLACED = "header replaced"
+HEADER_REMOVED = "header removed"
+UPSTREAM_URL_MAX = Connector._meta.get_field("upstream_url").max_length
 
 
 def _enabled_word(enabled: bool) -> str:
@@ -174,6 +177,91 @@ def _apply_credentials(
     connector.client_secret_encrypted = encrypt(client_secret)
     connector.client_secret_set_at = timezone.now()
     return SECRET_REPLACED
+
+
+def _upstream(connector: Connector) -> dict[str, Any]:
+    """What the audit trail shows of a connector's upstream: never the header itself."""
+    return {
+        "upstream_url": connector.upstream_url,
+        "upstream_auth_header": "set" if connector.upstream_auth_header_encrypted else "not set",
+    }
+
+
+def connector_set_upstream(
+    *,
+    connector: Connector,
+    url: str,
+    actor: Any,
+    auth_header: str = "",
+    clear_auth_header: bool = False,
+) -> Connector:
+    """Point the connector at an upstream MCP server over Streamable HTTP, or at none.
+
+    - The URL is http(s) only (ValueError otherwise, nothing stored); a blank URL removes the
+      upstream and its header: a secret nobody uses is not kept around.
+    - The header is write-only: stored encrypted; a blank one keeps the stored one unless
+      `clear_auth_header`. The audit trail records "header replaced" or "header removed".
+    - A new URL or header has not been checked yet: the connector's state is reset until the
+      next Sync tools (the gateway's calls set it too).
+    - A local command is never set here: ops configure those (MCP_UPSTREAMS).
+    """
+    url = url.strip()
+    _check_upstream(url, auth_header)
+    with transaction.atomic():
+        locked = Connector.objects.select_for_update().get(pk=connector.pk)
+        before = _upstream(locked)
+        header_note = _apply_upstream(locked, url, auth_header, clear_auth_header)
+        if locked.upstream_url == before["upstream_url"] and not header_note:
+            return locked
+        locked.status = Connector.Status.DISCONNECTED
+        locked.upstream_error = ""
+        locked.upstream_checked_at = None
+        locked.save()
+        after = _upstream(locked)
+        if header_note:
+            after["upstream_auth_header"] = header_note
+        audit_record(
+            actor=actor,
+            action="updated",
+            object_type="connector",
+            object_id=locked.pk,
+            object_repr=locked.name,
+            before=before,
+            after=after,
+        )
+    return locked
+
+
+def _check_upstream(url: str, auth_header: str) -> None:
+    if url:
+        if len(url) > UPSTREAM_URL_MAX:
+            raise ValueError(f"An upstream URL has at most {UPSTREAM_URL_MAX} characters.")
+        try:
+            BASE_URL(url)
+        except ValidationError:
+            raise ValueError(f"Not an http(s) URL: {url[:100]!r}") from None
+    if auth_header and not is_header_line(auth_header):
+        raise ValueError("The Authorization header is one line of text, not only spaces.")
+
+
+def is_header_line(value: str) -> bool:
+    """Whether a header value can be sent as is: one line, not only spaces."""
+    return bool(value.strip()) and not any(c in value for c in "\r\n\0")
+
+
+def _apply_upstream(connector: Connector, url: str, auth_header: str, clear: bool) -> str:
+    """Set the fields on the unsaved row; the note on the header for the audit trail, or ""."""
+    had_header = bool(connector.upstream_auth_header_encrypted)
+    connector.upstream_url = url
+    if not url or (clear and not auth_header):
+        connector.upstream_auth_header_encrypted = ""
+        connector.upstream_auth_set_at = None
+        return HEADER_REMOVED if had_header else ""
+    if not auth_header:
+        return ""
+    connector.upstream_auth_header_encrypted = encrypt(auth_header.strip())
+    connector.upstream_auth_set_at = timezone.now()
+    return HEADER_REPLACED
 
 
 @dataclass

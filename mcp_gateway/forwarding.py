@@ -6,9 +6,9 @@ from typing import Any
 
 import mcp_types as types
 
-from mcp_gateway.database import off_loop
-from mcp_gateway.rules import upstream_failed
-from mcp_gateway.upstreams import Upstream, fault_text, upstream_session
+from mcp_gateway.health import upstream_reached, upstream_unreachable
+from mcp_gateway.pool import UpstreamFault, upstream_pool
+from mcp_gateway.upstreams import Upstream
 
 
 def tool_error(text: str) -> types.CallToolResult:
@@ -19,14 +19,23 @@ def tool_error(text: str) -> types.CallToolResult:
 async def forward_call(
     upstream: Upstream, tool: str, arguments: dict[str, Any]
 ) -> types.CallToolResult:
-    """Call `tool` on the upstream; any fault marks the connector Error and answers a tool error."""
+    """Call `tool` on the upstream's pooled session; a fault marks the connector Error.
+
+    - The upstream's result comes back unchanged; a fault (down, slow, garbage) or an error the
+      upstream answered comes back as a tool error the agent can read.
+    """
     try:
-        async with upstream_session(upstream) as session:
-            return await session.call_tool(tool, arguments)
-    except Exception as exc:  # any upstream fault: the agent gets a clear error, never a 500
-        error = fault_text(exc)
-        await off_loop(upstream_failed)(upstream.slug, error)
+        result = await upstream_pool.request(
+            upstream, lambda client: client.call_tool(tool, arguments)
+        )
+    except UpstreamFault as fault:
+        if fault.answered:  # it is up; the call failed there
+            await upstream_reached(upstream.slug)
+            return tool_error(f"The upstream server of {upstream.slug} {fault.text}.")
+        await upstream_unreachable(upstream.slug, fault.text)
         return tool_error(
-            f"The upstream server of {upstream.slug} failed: {error}. "
+            f"The upstream server of {upstream.slug} {fault.text}. "
             "The call may not have run; try again later."
         )
+    await upstream_reached(upstream.slug)
+    return result

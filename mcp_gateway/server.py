@@ -3,32 +3,40 @@
 - The SDK does the protocol (both revision eras, sessions, the Bearer check's 401 with
   `WWW-Authenticate`); this module plugs in agenwork's token check and rules (rules.py).
 - Database work runs through off_loop (database.py): the event loop never waits on a query.
+- The server's lifespan runs the upstream session pool (pool.py) and the task that tells open
+  sessions when their tools changed (watch.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import mcp_types as types
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import close_old_connections
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
-from mcp.server.lowlevel.server import Server
+from mcp.server.lowlevel.server import NotificationOptions, Server
+from mcp.server.models import InitializationOptions
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from connectors.models import Connector
 from mcp_gateway.database import off_loop
 from mcp_gateway.forwarding import forward_call, tool_error
+from mcp_gateway.health import gateway_health
 from mcp_gateway.holds import WAITERS, hold_call
+from mcp_gateway.pool import upstream_pool
 from mcp_gateway.rules import call_verdict, visible_tools
 from mcp_gateway.tokens import gateway_token_authenticate
-from mcp_gateway.upstreams import fault_text, stdio_upstreams
+from mcp_gateway.upstreams import fault_text
+from mcp_gateway.watch import ToolListNotifier, watch_snapshot_version
 
 
 class GatewayTokenVerifier:
@@ -85,32 +93,54 @@ async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.Call
     return await forward_call(verdict.upstream, verdict.upstream_tool, arguments)
 
 
-def _health() -> dict[str, Any]:
-    close_old_connections()
-    connection.ensure_connection()
-    commands = stdio_upstreams()
-    backed = Connector.objects.filter(slug__in=list(commands)) | Connector.objects.exclude(
-        upstream_url=""
-    )
-    return {
-        c.slug: {"status": c.status, "error": c.upstream_error} for c in backed.order_by("slug")
-    }
-
-
 async def healthz(request: Request) -> JSONResponse:
-    """200 when the gateway reaches its database, with each upstream's last known state."""
+    """200 when the gateway reaches its database, with each upstream probed live; else 503."""
     try:
-        upstreams = await off_loop(_health)()
+        health = await gateway_health(upstream_pool)
     except Exception as exc:  # the database is down: say so, with a 503
         return JSONResponse({"status": "error", "database": fault_text(exc)}, status_code=503)
-    return JSONResponse(
-        {"status": "ok", "database": "ok", "held_calls": WAITERS.held, "upstreams": upstreams}
-    )
+    health["held_calls"] = WAITERS.held
+    return JSONResponse(health)
+
+
+class GatewayServer(Server):
+    """The SDK's low-level Server, announcing tools/list_changed to handshake-era clients too."""
+
+    def create_initialization_options(
+        self, notification_options: NotificationOptions | None = None, *args: Any, **kwargs: Any
+    ) -> InitializationOptions:
+        options = notification_options or NotificationOptions(tools_changed=True)
+        return super().create_initialization_options(options, *args, **kwargs)
+
+
+def _lifespan(notifier: ToolListNotifier):
+    """The server's lifespan: the upstream pool and the snapshot watcher run while it runs."""
+
+    @asynccontextmanager
+    async def lifespan(server: Server) -> AsyncIterator[dict[str, Any]]:
+        async with upstream_pool.run(), anyio.create_task_group() as tasks:
+            tasks.start_soon(watch_snapshot_version, notifier)
+            try:
+                yield {}
+            finally:
+                notifier.listen.close()  # listen streams end gracefully
+                tasks.cancel_scope.cancel()
+
+    return lifespan
 
 
 def gateway_app(*, host: str = "127.0.0.1") -> Starlette:
     """The gateway's ASGI app: /mcp (Bearer gateway token) and /healthz."""
-    server = Server("agenwork", version="0.1.0", on_list_tools=list_tools, on_call_tool=call_tool)
+    notifier = ToolListNotifier()
+    server = GatewayServer(
+        "agenwork",
+        version="0.1.0",
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+        on_subscriptions_listen=notifier.listen,
+        lifespan=_lifespan(notifier),
+    )
+    server.middleware.append(notifier.track)
     security = None
     if host not in ("127.0.0.1", "localhost", "::1"):
         # Behind a proxy or in a container the Host header is the public name: rebinding

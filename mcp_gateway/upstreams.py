@@ -4,7 +4,9 @@
   header encrypted, write-only); a stdio command is set only by ops, in MCP_UPSTREAMS (JSON, from
   the environment or the file MCP_UPSTREAMS_FILE names): {"time": {"command": "mcp-server-time",
   "args": [], "env": {}}}. A connector with both uses the command.
-- Nothing here knows agenwork's rules: it opens sessions, lists tools and calls them.
+- A connector may set its own timeout (upstream_timeout_seconds), else MCP_UPSTREAM_TIMEOUT.
+- Nothing here knows agenwork's rules: it opens sessions, lists tools and calls them. The gateway
+  keeps one session per upstream open (pool.py); a command reads one with a session of its own.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import anyio
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from mcp import Client
+from mcp.client.session import MessageHandlerFnT
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
@@ -33,14 +36,24 @@ CLIENT_INFO = Implementation(name="agenwork-gateway", version="0.1.0")
 
 @dataclass(frozen=True)
 class Upstream:
-    """One connector's upstream server: a local command, or a URL (with its header)."""
+    """One connector's upstream server: a local command, or a URL (with its header).
+
+    - Hashable and compared on where the server is (the pool keys its sessions on it), not on
+      the timeout, which bounds each call and may change without reconnecting.
+    """
 
     slug: str
     command: str = ""
     args: tuple[str, ...] = ()
-    env: dict[str, str] = field(default_factory=dict)
+    env: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # may hold secrets
     url: str = ""
-    auth_header: str = ""
+    auth_header: str = field(default="", repr=False)  # a secret
+    timeout_seconds: int | None = field(default=None, compare=False)
+
+    @property
+    def timeout(self) -> float:
+        """Seconds a call may take: the connector's own timeout, else MCP_UPSTREAM_TIMEOUT."""
+        return float(self.timeout_seconds or settings.MCP_UPSTREAM_TIMEOUT)
 
     @property
     def described(self) -> str:
@@ -67,7 +80,7 @@ def _stdio_entry(slug: str, entry: dict[str, Any]) -> Upstream:
         raise ValueError(f"{slug}: give a command (a string) and args (a list of strings)")
     if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
         raise ValueError(f"{slug}: env maps names to strings")
-    return Upstream(slug=slug, command=command, args=tuple(args), env=dict(env))
+    return Upstream(slug=slug, command=command, args=tuple(args), env=tuple(sorted(env.items())))
 
 
 def upstream_of(
@@ -75,35 +88,48 @@ def upstream_of(
 ) -> Upstream | None:
     """The connector's upstream server, or None when it has none."""
     commands = stdio_upstreams() if commands is None else commands
+    timeout = connector.upstream_timeout_seconds
     if connector.slug in commands:
-        return commands[connector.slug]
+        return replace(commands[connector.slug], timeout_seconds=timeout)
     if connector.upstream_url:
         header = connector.upstream_auth_header_encrypted
         return Upstream(
             slug=connector.slug,
             url=connector.upstream_url,
             auth_header=decrypt(header) if header else "",
+            timeout_seconds=timeout,
         )
     return None
 
 
 @asynccontextmanager
-async def upstream_session(upstream: Upstream) -> AsyncIterator[Client]:
-    """An initialized client session to the upstream, closed (and its process ended) on exit."""
-    timeout = float(settings.MCP_UPSTREAM_TIMEOUT)
+async def upstream_session(
+    upstream: Upstream,
+    *,
+    timed: bool = True,
+    message_handler: MessageHandlerFnT | None = None,
+) -> AsyncIterator[Client]:
+    """An initialized client session to the upstream, closed (and its process ended) on exit.
+
+    - `timed`: each request is bounded by the upstream's timeout (False: the caller keeps time).
+    - `message_handler` sees the upstream's notifications and the lines it wrote that are not MCP.
+    """
+    options: dict[str, Any] = {
+        "read_timeout_seconds": upstream.timeout if timed else None,
+        "client_info": CLIENT_INFO,
+        "message_handler": message_handler,
+    }
     if upstream.command:
         params = StdioServerParameters(
-            command=upstream.command, args=list(upstream.args), env=upstream.env or None
+            command=upstream.command, args=list(upstream.args), env=dict(upstream.env) or None
         )
-        async with Client(params, read_timeout_seconds=timeout, client_info=CLIENT_INFO) as client:
+        async with Client(params, **options) as client:
             yield client
         return
     headers = {"Authorization": upstream.auth_header} if upstream.auth_header else None
     async with create_mcp_http_client(headers=headers) as http:
         transport = streamable_http_client(upstream.url, http_client=http)
-        async with Client(
-            transport, read_timeout_seconds=timeout, client_info=CLIENT_INFO
-        ) as client:
+        async with Client(transport, **options) as client:
             yield client
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -21,12 +20,14 @@ from mcp_gateway.upstreams import run_blocking
 from policies.models import DecisionLog, Policy
 from requests_app.models import AccessRequest, RequestEvent
 from tests.factories import UserFactory
-from tests.mcp_gateway.test_gateway import (
+from tests.mcp_gateway.test_gateway import scenario  # noqa: F401  (a fixture)
+from tests.support.gateway import (
     AGENT,
+    TIME_UPSTREAM,
     as_person,
     call,
-    running_gateway,
-    scenario,  # noqa: F401  (a fixture)
+    health,
+    start_gateway,
     text_of,
     token_of,
 )
@@ -48,15 +49,17 @@ def needs_approval(scenario):  # noqa: F811
 @pytest.fixture
 def long_hold(needs_approval, tmp_path: Path) -> Iterator[str]:
     """A gateway that holds calls for 30 s: long enough to decide while they wait."""
-    with running_gateway(tmp_path, MCP_HOLD_SECONDS="30") as base:
-        yield base
+    running = start_gateway(TIME_UPSTREAM, tmp_path / "gateway.log", MCP_HOLD_SECONDS="30")
+    yield running.base
+    running.stop()
 
 
 @pytest.fixture
 def short_hold(needs_approval, tmp_path: Path) -> Iterator[str]:
     """A gateway that holds calls for 2 s: the window ends before anyone decides."""
-    with running_gateway(tmp_path, MCP_HOLD_SECONDS="2") as base:
-        yield base
+    running = start_gateway(TIME_UPSTREAM, tmp_path / "gateway.log", MCP_HOLD_SECONDS="2")
+    yield running.base
+    running.stop()
 
 
 @pytest.fixture
@@ -78,8 +81,8 @@ def wait_for(condition: Callable[[], object], what: str, seconds: float = 30) ->
 
 
 def held_calls(base: str) -> int:
-    with urllib.request.urlopen(f"{base}/healthz", timeout=5) as response:
-        return json.loads(response.read())["held_calls"]
+    """How many calls the gateway holds now (its /healthz says)."""
+    return health(base)[1]["held_calls"]
 
 
 def approve(console, request: AccessRequest, **extra) -> None:

@@ -29,6 +29,7 @@ SETTINGS_VARIABLES = (
     "ENCRYPTION_OLD_KEYS",
     "DEBUG",
     "SITE_URL",
+    "MCP_GATEWAY_URL",
     "DATABASE_URL",
     "REDIS_URL",
     "LOG_FORMAT",
@@ -151,6 +152,7 @@ def test_unreadable_secret_file_fails_at_start(tmp_path):
         ("LOGIN_COOLOFF_SECONDS", "soon", "LOGIN_COOLOFF_SECONDS='soon' is not a whole number"),
         ("SITE_URL", "agenwork.example.com", "must be an absolute http(s) URL"),
         ("LOG_FORMAT", "xml", "LOG_FORMAT='xml' must be json or text"),
+        ("MCP_GATEWAY_URL", "gateway:8001/mcp", "MCP_GATEWAY_URL='gateway:8001/mcp' must be"),
     ],
 )
 def test_malformed_values_fail_at_start_naming_the_variable(variable, value, message):
@@ -158,6 +160,14 @@ def test_malformed_values_fail_at_start_naming_the_variable(variable, value, mes
 
     assert done.returncode != 0
     assert message in done.stderr
+
+
+def test_the_gateway_url_defaults_to_port_8001_of_the_sites_host():
+    default = settings_of("MCP_GATEWAY_URL", SITE_URL="https://agenwork.example.com")
+    chosen = settings_of("MCP_GATEWAY_URL", MCP_GATEWAY_URL="https://mcp.example.com/mcp/")
+
+    assert default == {"MCP_GATEWAY_URL": "http://agenwork.example.com:8001/mcp"}
+    assert chosen == {"MCP_GATEWAY_URL": "https://mcp.example.com/mcp"}
 
 
 def test_logs_are_json_in_production_and_text_with_debug():

@@ -3,7 +3,8 @@
 - The five console roles: anonymous, outsider, approver (Dana, approves the request's flow),
   other approver (Eli, approves only another flow), admin.
 - The World (tests/security/world.py) holds one object of each kind a URL can name, and the
-  credentials that are not sessions: gateway API keys and SCIM tokens, valid and revoked.
+  credentials that are not sessions: gateway API keys and SCIM tokens, valid and revoked, and
+  the requester's personal gateway token.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from django.test import Client
 from approval_flows.models import ApprovalFlow
 from directory.services import scim_token_create
 from gateways.services import api_key_create
+from mcp_gateway.tokens import gateway_token_create
 from requests_app.links import link_create
 from tests.factories import (
     ApprovalFlowFactory,
@@ -78,6 +80,7 @@ def world(
         group=security_group,
         scim=scim,
         revoked_scim=revoked_scim,
+        gateway_token=gateway_token_create(person=requester),
     )
 
 

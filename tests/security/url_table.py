@@ -122,6 +122,13 @@ def _tool(suffix: str):
     return lambda w: f"/connectors/{w.connector.slug}/tools/{w.tool.pk}/{suffix}"
 
 
+def _tokens(suffix):
+    """A URL of the person's gateway tokens; `suffix` may depend on the world."""
+    return lambda w: (
+        f"/users/{w.person.pk}/gateway-tokens/{suffix(w) if callable(suffix) else suffix}"
+    )
+
+
 SCIM_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 
 # Answers that are the same for everyone and may be kept (README, Deployment), with their
@@ -200,6 +207,12 @@ ROUTES: dict[str, Route] = {
     "connectors/<slug:slug>/tools/<int:pk>/access/": action(
         admin_page(get=405, post=400, url=_tool("access/"))
     ),
+    # A connector's upstream (mcp_gateway): the panel and its URL form; Sync tools. The world's
+    # connector has no upstream: an empty form changes nothing, Sync tools is refused (400).
+    "connectors/<slug:slug>/upstream/": action(admin_page(post=302, url=_connector("upstream/"))),
+    "connectors/<slug:slug>/upstream/sync/": action(
+        admin_page(get=405, post=400, url=_connector("upstream/sync/"))
+    ),
     # Users: the Users and Groups tabs and their panels are read-only; Lock and Unlock act
     "users/": admin_page(),
     "users/<int:pk>/": admin_page(url=lambda w: f"/users/{w.person.pk}/"),
@@ -208,6 +221,15 @@ ROUTES: dict[str, Route] = {
     ),
     "users/<int:pk>/unlock/": action(
         admin_page(get=405, post=302, url=lambda w: f"/users/{w.person.pk}/unlock/")
+    ),
+    # A person's gateway tokens (mcp_gateway): the section, Create (an empty form: a token that
+    # never expires, shown once), Revoke (GET asks to confirm, POST revokes)
+    "users/<int:pk>/gateway-tokens/": admin_page(url=_tokens("")),
+    "users/<int:pk>/gateway-tokens/new/": action(
+        admin_page(get=405, post=200, url=_tokens("new/"))
+    ),
+    "users/<int:pk>/gateway-tokens/<int:token_pk>/revoke/": action(
+        admin_page(post=302, url=_tokens(lambda w: f"{w.gateway_token.token.pk}/revoke/"))
     ),
     "users/groups/": admin_page(),
     "users/groups/<int:pk>/": admin_page(url=lambda w: f"/users/groups/{w.group.pk}/"),

@@ -15,6 +15,7 @@ from connectors.models import Connector, Tool
 from directory.models import Group, Person
 from directory.services import IssuedScimToken
 from gateways.services import IssuedKey
+from mcp_gateway.tokens import IssuedGatewayToken
 from policies.models import Policy
 from requests_app.models import AccessRequest
 
@@ -67,3 +68,4 @@ class World:
     group: Group
     scim: IssuedScimToken
     revoked_scim: IssuedScimToken
+    gateway_token: IssuedGatewayToken  # the person's, active: Revoke revokes it
