@@ -2,7 +2,9 @@
 
 A low-level `Server` over Streamable HTTP at /mcp forwards tools/list and tools/call to one
 persistent session with a stdio upstream, and uvicorn serves it with the gateway's settings
-(run_mcp_gateway: `uvicorn.run(app, host, port, log_level="info")`). No Django, no token.
+(run_mcp_gateway: `uvicorn.run(app, host, port, log_level="info")`). No Django, no token. Like
+the gateway it gives the SDK the tools' input schemas (read once from the upstream), so that the
+SDK's Mcp-Param header check does not list the tools on every call.
 
 Usage: python -m bench.mcp_plain_proxy --port N -- COMMAND [ARG…]
 """
@@ -28,10 +30,13 @@ from starlette.routing import Route
 def proxy_app(command: str, args: list[str], *, host: str = "127.0.0.1") -> Starlette:
     """The proxy's ASGI app: /mcp, and /healthz once the upstream session is open."""
 
+    schemas: dict[str, dict[str, Any]] = {}
+
     @asynccontextmanager
     async def upstream(_: Server[Any]) -> AsyncIterator[dict[str, Client]]:
         params = StdioServerParameters(command=command, args=args)
         async with Client(params) as client:  # one session for the proxy's whole life
+            schemas.update({t.name: t.input_schema for t in (await client.list_tools()).tools})
             yield {"upstream": client}
 
     async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None):
@@ -45,7 +50,11 @@ def proxy_app(command: str, args: list[str], *, host: str = "127.0.0.1") -> Star
         return JSONResponse({"status": "ok"})
 
     server = Server(
-        "plain-proxy", lifespan=upstream, on_list_tools=list_tools, on_call_tool=call_tool
+        "plain-proxy",
+        lifespan=upstream,
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+        get_tool_input_schema=schemas.get,  # as the gateway: no tools/list for every call
     )
     return server.streamable_http_app(
         streamable_http_path="/mcp",

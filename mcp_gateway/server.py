@@ -4,7 +4,8 @@
   `WWW-Authenticate`); this module plugs in agenwork's token check and rules (rules.py).
 - Database work runs through off_loop (database.py): the event loop never waits on a query.
 - The server's lifespan runs the upstream session pool (pool.py) and the task that tells open
-  sessions when their tools changed (watch.py).
+  sessions when their tools changed (watch.py), which also keeps the tools' input schemas that the
+  SDK checks a call's Mcp-Param headers against (schemas.py).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from mcp_gateway.health import gateway_health
 from mcp_gateway.holds import WAITERS, hold_call
 from mcp_gateway.pool import upstream_pool
 from mcp_gateway.rules import call_verdict, visible_tools
+from mcp_gateway.schemas import ToolSchemas
 from mcp_gateway.tokens import gateway_token_authenticate
 from mcp_gateway.upstreams import fault_text
 from mcp_gateway.watch import ToolListNotifier, watch_snapshot_version
@@ -113,13 +115,13 @@ class GatewayServer(Server):
         return super().create_initialization_options(options, *args, **kwargs)
 
 
-def _lifespan(notifier: ToolListNotifier):
+def _lifespan(notifier: ToolListNotifier, schemas: ToolSchemas):
     """The server's lifespan: the upstream pool and the snapshot watcher run while it runs."""
 
     @asynccontextmanager
     async def lifespan(server: Server) -> AsyncIterator[dict[str, Any]]:
         async with upstream_pool.run(), anyio.create_task_group() as tasks:
-            tasks.start_soon(watch_snapshot_version, notifier)
+            tasks.start_soon(watch_snapshot_version, notifier, schemas)
             try:
                 yield {}
             finally:
@@ -131,14 +133,15 @@ def _lifespan(notifier: ToolListNotifier):
 
 def gateway_app(*, host: str = "127.0.0.1") -> Starlette:
     """The gateway's ASGI app: /mcp (Bearer gateway token) and /healthz."""
-    notifier = ToolListNotifier()
+    notifier, schemas = ToolListNotifier(), ToolSchemas()
     server = GatewayServer(
         "agenwork",
         version="0.1.0",
         on_list_tools=list_tools,
         on_call_tool=call_tool,
         on_subscriptions_listen=notifier.listen,
-        lifespan=_lifespan(notifier),
+        get_tool_input_schema=schemas.lookup,
+        lifespan=_lifespan(notifier, schemas),
     )
     server.middleware.append(notifier.track)
     security = None
