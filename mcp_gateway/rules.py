@@ -88,10 +88,13 @@ class Settled:
     consumed_at: datetime | None = None
 
 
-def visible_tools(email: str) -> list[VisibleTool]:
-    """The upstream tools the engine would not deny this person, marked when a human must act."""
+def visible_tools(email: str, snapshot_version: int | None = None) -> list[VisibleTool]:
+    """The upstream tools the engine would not deny this person, marked when a human must act.
+
+    - `snapshot_version`: the policy snapshot's version if the caller read it already.
+    """
     close_old_connections()
-    snapshot, now = current_snapshot(), timezone.now()
+    snapshot, now = current_snapshot(version=snapshot_version), timezone.now()
     visible = []
     for tool in gateway_tools(snapshot).values():
         decision = evaluate(
@@ -113,10 +116,21 @@ def tool_input_schemas() -> dict[str, dict[str, Any]]:
     return {key: tool.input_schema for key, tool in gateway_tools(current_snapshot()).items()}
 
 
-def call_verdict(*, email: str, key: str, arguments: dict[str, Any], agent: str) -> CallVerdict:
-    """Decide a tools/call in process (logged, deduplicated, a request created when needed)."""
+def call_verdict(
+    *,
+    email: str,
+    key: str,
+    arguments: dict[str, Any],
+    agent: str,
+    snapshot_version: int | None = None,
+) -> CallVerdict:
+    """Decide a tools/call in process (logged, deduplicated, a request created when needed).
+
+    - `snapshot_version`: the policy snapshot's version if the caller read it already (the
+      gateway reads it with the token); without it, one query reads it.
+    """
     close_old_connections()
-    snapshot = current_snapshot()  # one query: the version; the tools come with the snapshot
+    snapshot = current_snapshot(version=snapshot_version)  # the tools come with the snapshot
     tool = gateway_tools(snapshot).get(key)
     if tool is None:
         return CallVerdict(message=f"Unknown tool {key!r}: it is not one of this gateway's tools.")

@@ -41,6 +41,12 @@ from mcp_gateway.upstreams import fault_text
 from mcp_gateway.watch import ToolListNotifier, watch_snapshot_version
 
 
+class GatewayAccessToken(AccessToken):
+    """The SDK's access token, with the policy snapshot's version read along with the token."""
+
+    snapshot_version: int | None = None
+
+
 class GatewayTokenVerifier:
     """The SDK's TokenVerifier over personal gateway tokens: a usable token names its person."""
 
@@ -48,8 +54,12 @@ class GatewayTokenVerifier:
         found = await off_loop(_authenticate)(token)
         if found is None:
             return None
-        return AccessToken(
-            token=token, client_id=found.prefix, scopes=[], subject=found.person.email
+        return GatewayAccessToken(
+            token=token,
+            client_id=found.prefix,
+            scopes=[],
+            subject=found.person_email,
+            snapshot_version=found.snapshot_version,
         )
 
 
@@ -58,10 +68,12 @@ def _authenticate(raw: str):
     return gateway_token_authenticate(raw)
 
 
-def _caller_email() -> str:
-    """The email of the person whose token this request carries (the SDK checked it)."""
+def _caller() -> tuple[str, int | None]:
+    """The email of the person whose token this request carries (the SDK checked it), and the
+    policy snapshot's version as read with the token."""
     token = get_access_token()
-    return token.subject if token and token.subject else ""
+    email = token.subject if token and token.subject else ""
+    return email, token.snapshot_version if isinstance(token, GatewayAccessToken) else None
 
 
 def _agent(ctx: Any) -> str:
@@ -74,7 +86,8 @@ def _agent(ctx: Any) -> str:
 async def list_tools(
     ctx: Any, params: types.PaginatedRequestParams | None
 ) -> types.ListToolsResult:
-    tools = await off_loop(visible_tools)(_caller_email())
+    email, snapshot_version = _caller()
+    tools = await off_loop(visible_tools)(email, snapshot_version)
     return types.ListToolsResult(
         tools=[
             types.Tool(name=t.key, description=t.description, input_schema=t.input_schema)
@@ -85,8 +98,13 @@ async def list_tools(
 
 async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
     arguments = dict(params.arguments or {})
+    email, snapshot_version = _caller()
     verdict = await off_loop(call_verdict)(
-        email=_caller_email(), key=params.name, arguments=arguments, agent=_agent(ctx)
+        email=email,
+        key=params.name,
+        arguments=arguments,
+        agent=_agent(ctx),
+        snapshot_version=snapshot_version,
     )
     if verdict.upstream is None:
         return tool_error(verdict.message or f"{params.name} has no upstream server now.")
