@@ -1,28 +1,33 @@
-"""The MCP gateway against the same SDK's plain proxy, and calls held for approval at once.
+"""The MCP gateway against the same SDK's plain proxy, and 200 calls held for approval at once.
 
 Method: one upstream, `mcp-server-time` over stdio (`python -m mcp_server_time`), behind two
-servers started as their own processes: the gateway (`manage.py run_mcp_gateway`, on the benchmark
-database, the default hold poll of MCP_HOLD_POLL_MS) and bench/mcp_plain_proxy.py (the SDK's
-low-level Server forwarding tools/list and tools/call to one persistent upstream session, no
-agenwork rules, the same uvicorn settings). One client process drives both with the SDK's `Client`
-over Streamable HTTP. Part 1: four sessions on each server, a warm-up, then rounds of 25 calls per
-session (`time_get_current_time`, allowed by a policy for the caller's gateway token), the two
-servers alternating round by round, which one goes first swapping each round, until 2,000 calls
-each or 60 s. Added latency is gateway p50 minus proxy p50; the ratio is gateway p99 / proxy p99.
-Part 2, on the gateway: allowed calls flow for 10 s from four sessions; then 200 sessions of
-another person each make one `time_convert_time` call with distinct arguments (200 requests,
-Request approval through a flow), and wait until /healthz says all 200 are held; the allowed calls
-flow again for 10 s, and once more for 10 s after the held calls are done: their p99 while the
-calls are held is compared with that of the calls before and after, taken together.
-The gateway's threads are read from /proc/PID/status before the calls are held
-and while they wait. Queries: the change in xact_commit + xact_rollback of the benchmark database
-in pg_stat_database (autocommit: a transaction per statement) over 10 s in which nothing but the
-gateway runs, after 11 s of quiet (PostgreSQL flushes an idle backend's counters within 10 s):
-once before the calls are held, once while they wait; the waiting calls cost the difference.
-Then an admin approves all 200 through the console's bulk service
-(requests_decide_bulk, each request in its own transaction); a held call's time to learn of its
-approval is its request's consumed_at (the gateway consumes it once it wakes) minus decided_at. The
-gateway's memory is its VmHWM (peak resident set) at the end, the upstream's process not counted.
+servers started as their own processes: the gateway (`manage.py run_mcp_gateway` on the benchmark
+database, its pooled upstream session, the default hold poll of MCP_HOLD_POLL_MS) and
+bench/mcp_plain_proxy.py (the SDK's low-level Server forwarding tools/list and tools/call to one
+persistent upstream session, no agenwork rules, the same uvicorn settings). The clients are the
+SDK's `Client` over Streamable HTTP, in this process.
+- Part 1: four sessions on each server, 10 calls each to warm up, then rounds of 25 calls per
+  session (`time_get_current_time`, allowed for the caller's gateway token by a policy), the
+  servers taking turns round by round, which one goes first swapping each round, until 2,000
+  calls each or 45 s. Added latency: gateway p50 minus proxy p50; ratio: gateway p99 / proxy p99.
+- Part 2, on the gateway: allowed calls flow from four sessions for 8 s; then a second client
+  process opens 200 sessions as another person, each making one `time_convert_time` call with
+  arguments of its own (200 requests; Request approval through a flow), and all 200 wait (the
+  gateway's /healthz counts them); the allowed calls flow again for 8 s while they wait, and
+  once more after they are done. Their p99 while calls are held is set against the p99 of the
+  calls before and after, taken together.
+- Threads: /proc/PID/status of the gateway before the calls are held and while they wait.
+- Queries: the change in xact_commit + xact_rollback (autocommit: a transaction per statement)
+  of the benchmark database in pg_stat_database over 10 s in which nothing but the gateway
+  runs, after 11 s of quiet (PostgreSQL flushes an idle backend's counters within 10 s): once
+  with none held, once while the 200 wait; the waiting calls cost the difference. The gateway's
+  CPU in the same windows comes from /proc/PID/stat.
+- Then an admin approves the 200 through the console's bulk service (requests_decide_bulk, a
+  transaction per request, one after another); a held call learns of its approval when the
+  gateway consumes it: its request's consumed_at minus decided_at. The answer reaching the
+  client (after the call is forwarded) is given too.
+- Memory: the gateway's VmHWM (peak resident set) at the end; the upstream's process is not
+  counted.
 BENCH_MCP_CALLS and BENCH_MCP_HELD change the counts.
 """
 
@@ -314,7 +319,8 @@ def results(f: Figures) -> list[Result]:
             "a few (≤ 5)",
             f.held_queries_per_s <= 5.0,
             f"pg_stat_database, nothing else running: {_window(f.quiet_held)} with them held, "
-            f"{_window(f.quiet)} with none",
+            f"{_window(f.quiet)} with none; the gateway used {f.cpu_held:.1%} of a core with "
+            f"them held, {f.cpu_idle:.1%} with none",
         ),
         Result(
             AREA,

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Callable
@@ -16,6 +18,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import anyio
 from mcp import Client
@@ -27,11 +30,11 @@ AGENT = Implementation(name="agenwork-bench", version="1.0")
 SESSIONS = 4  # concurrent sessions of allowed calls, on each server
 BATCH = 25  # calls per session per round, part 1
 WARMUP = 10  # calls per session before anything is measured
-PART1_S = 60.0  # part 1 stops here even short of its calls (a slow host, a slow gateway)
-FLOW_S = 10.0  # allowed calls flow this long, with none held and with all held
+PART1_S = 45.0  # part 1 stops here even short of its calls (a slow host, a slow gateway)
+FLOW_S = 8.0  # allowed calls flow this long, with none held and with all held
 SETTLE_S = 11.0  # PostgreSQL flushes an idle backend's counters within 10 s
 QUIET_S = 10.0  # the window in which only the held calls cost anything
-OPENING = 20  # held sessions opened at once
+OPENING = 50  # held sessions opened at once
 
 
 @dataclass
@@ -60,6 +63,8 @@ class Figures:
     peak_rss_mb: float = 0.0
     quiet: tuple[int, int, float] = (0, 0, 0.0)  # transactions, tuples fetched, seconds
     quiet_held: tuple[int, int, float] = (0, 0, 0.0)
+    cpu_idle: float = 0.0  # the gateway's share of one core in each quiet window
+    cpu_held: float = 0.0
     approve_s: float = 0.0
     learned_ms: list[float] = field(default_factory=list)
     answered_ms: list[float] = field(default_factory=list)
@@ -185,13 +190,23 @@ def _held_calls(base: str) -> int:
         return json.loads(response.read())["held_calls"]
 
 
-async def quiet_window() -> tuple[int, int, float]:
-    """Transactions and tuples fetched in the benchmark database over QUIET_S, after SETTLE_S."""
+def cpu_seconds(pid: int) -> float:
+    """CPU time the process has used so far (user + system, all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def quiet_window(pid: int) -> tuple[tuple[int, int, float], float]:
+    """Transactions and tuples fetched in the benchmark database over QUIET_S, after SETTLE_S,
+    and the share of one core the gateway (`pid`) used meanwhile."""
     await anyio.sleep(SETTLE_S)
     before, started = await anyio.to_thread.run_sync(db_counters), time.monotonic()
+    cpu = cpu_seconds(pid)
     await anyio.sleep(QUIET_S)
     after = await anyio.to_thread.run_sync(db_counters)
-    return after[0] - before[0], after[1] - before[1], time.monotonic() - started
+    seconds = time.monotonic() - started
+    window = (after[0] - before[0], after[1] - before[1], seconds)
+    return window, (cpu_seconds(pid) - cpu) / seconds
 
 
 async def held_calls(base: str) -> int:
@@ -209,6 +224,14 @@ def load() -> str:
     return " ".join(f"{n:.1f}" for n in os.getloadavg())
 
 
+_started = [time.monotonic()]
+
+
+def progress(what: str) -> None:
+    """One line of progress: a run takes minutes."""
+    print(f"  {time.monotonic() - _started[0]:5.0f} s  {what} (load {load()})", flush=True)
+
+
 async def _measure(
     gateway: Target,
     held_by: Target,
@@ -224,11 +247,15 @@ async def _measure(
         gw = [await stack.enter_async_context(session(gateway)) for _ in range(SESSIONS)]
         px = [await stack.enter_async_context(session(proxy)) for _ in range(SESSIONS)]
         now = (gateway.now_tool, proxy.now_tool)
+        progress("sessions open; part 1: the gateway and the plain proxy in turn")
         figures.gateway_ms, figures.proxy_ms = await side_by_side(gw, px, calls, now)
+        progress(f"part 1 done: {len(figures.gateway_ms)} calls each; allowed calls, none held")
         figures.flow_ms = await flow(gw, gateway.now_tool, FLOW_S)
         figures.threads_before = proc_status(pid, "Threads")
-        figures.quiet = await quiet_window()
+        progress("statements with none held")
+        figures.quiet, figures.cpu_idle = await quiet_window(pid)
         answered = await _hold_and_approve(held_by, gw, pid, figures, approve_all)
+        progress("allowed calls again, none held")
         figures.flow_after_ms = await flow(gw, gateway.now_tool, FLOW_S)
         figures.flow_ms += figures.flow_after_ms
     decided = await anyio.to_thread.run_sync(approvals)
@@ -245,35 +272,58 @@ async def _hold_and_approve(
 ) -> dict[str, float]:
     """Hold `figures.held` calls of `held_by`, measure while they wait, approve them all.
 
+    - The held calls come from a client process of their own (hold_many), as agents would: this
+      process, which times the allowed calls, does not also read their progress notifications.
     - Returns when each held call was answered, by its `time` argument.
     """
-    gateway = held_by
-    answered: dict[str, float] = {}
-    opening = anyio.Semaphore(OPENING)
-
-    async def one(n: int) -> None:
-        arguments = convert_args(n)
-        async with AsyncExitStack() as stack:
-            async with opening:
-                client = await stack.enter_async_context(session(gateway))
-            result = await client.call_tool(gateway.convert_tool, arguments)
-            answered[arguments["time"]] = time.time()
-            figures.executed += not result.is_error
-
-    async with anyio.create_task_group() as group:
-        for n in range(figures.held):
-            group.start_soon(one, n)
-        await until_held(gateway.base, figures.held)
+    command = [sys.executable, "-m", "bench.mcp_clients", held_by.base, held_by.token]
+    command += [held_by.convert_tool, str(figures.held)]
+    holder = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        await until_held(held_by.base, figures.held)
+        progress(f"{figures.held} calls held; allowed calls while they wait")
         figures.threads_during = proc_status(pid, "Threads")
         figures.rss_held_mb = proc_status(pid, "VmRSS") / 1024
-        figures.flow_held_ms = await flow(gw, gateway.now_tool, FLOW_S)
-        figures.quiet_held = await quiet_window()
-        if await held_calls(gateway.base) != figures.held:
+        figures.flow_held_ms = await flow(gw, held_by.now_tool, FLOW_S)
+        progress("statements while they wait")
+        figures.quiet_held, figures.cpu_held = await quiet_window(pid)
+        if await held_calls(held_by.base) != figures.held:
             raise SystemExit("some held calls stopped waiting before their approval")
+        progress("approving them all")
         started = time.monotonic()
         await anyio.to_thread.run_sync(approve_all)
         figures.approve_s = time.monotonic() - started
-    return answered
+        output, _ = await anyio.to_thread.run_sync(partial(holder.communicate, timeout=120))
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+    if holder.returncode != 0:
+        raise SystemExit(f"the held calls' client failed (exit {holder.returncode})")
+    found = json.loads(output)
+    figures.executed = found["executed"]
+    return found["answered"]
+
+
+async def hold_many(target: Target, count: int) -> dict[str, Any]:
+    """`count` calls that need approval, each in a session of its own, until each is answered."""
+    answered: dict[str, float] = {}
+    executed = 0
+    opening = anyio.Semaphore(OPENING)
+
+    async def one(n: int) -> None:
+        nonlocal executed
+        arguments = convert_args(n)
+        async with AsyncExitStack() as stack:
+            async with opening:
+                client = await stack.enter_async_context(session(target))
+            result = await client.call_tool(target.convert_tool, arguments)
+            answered[arguments["time"]] = time.time()
+            executed += not result.is_error
+
+    async with anyio.create_task_group() as group:
+        for n in range(count):
+            group.start_soon(one, n)
+    return {"answered": answered, "executed": executed}
 
 
 def _first_leaf(exc: BaseException) -> BaseException:
@@ -299,6 +349,7 @@ def measure(
     """
     logging.getLogger("httpx2").setLevel(logging.WARNING)  # not a line per request
     figures = Figures(held=held)
+    _started[0] = time.monotonic()
     try:
         anyio.run(
             partial(_measure, gateway, held_by, proxy, pid, figures, calls, approve_all, approvals)
@@ -306,3 +357,9 @@ def measure(
     except BaseExceptionGroup as group:  # anyio nests them deeper than a traceback shows
         raise _first_leaf(group) from None
     return figures
+
+
+if __name__ == "__main__":  # the held calls' own client: BASE TOKEN TOOL COUNT
+    base, token, tool, count = sys.argv[1:5]
+    held = anyio.run(hold_many, Target(base, token, convert_tool=tool), int(count))
+    print(json.dumps(held), flush=True)
