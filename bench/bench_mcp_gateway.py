@@ -10,6 +10,8 @@ SDK's `Client` over Streamable HTTP, in this process.
   session (`time_get_current_time`, allowed for the caller's gateway token by a policy), the
   servers taking turns round by round, which one goes first swapping each round, until 2,000
   calls each or 45 s. Added latency: gateway p50 minus proxy p50; ratio: gateway p99 / proxy p99.
+  Then the same with one session on each server (500 calls each or 15 s): the gateway's own
+  path, without calls queueing for the host's two cores.
 - Part 2, on the gateway: allowed calls flow from four sessions for 8 s; then a second client
   process opens 200 sessions as another person, each making one `time_convert_time` call with
   arguments of its own (200 requests; Request approval through a flow), and all 200 wait (the
@@ -28,7 +30,35 @@ SDK's `Client` over Streamable HTTP, in this process.
   client (after the call is forwarded) is given too.
 - Memory: the gateway's VmHWM (peak resident set) at the end; the upstream's process is not
   counted.
+
 BENCH_MCP_CALLS and BENCH_MCP_HELD change the counts.
+
+Where the time goes (py-spy --gil on the gateway; CPU per call from /proc/PID/stat; 2026-12-08).
+Before this benchmark an allowed call cost the gateway 14 ms of CPU against 4 ms for the plain
+proxy (which then listed its tools on every call too): on the 2026-07-28 protocol the SDK ran the
+gateway's tools/list on every tools/call to check its Mcp-Param headers (the engine over every
+tool, three queries), the tool and the token were read through freshly compiled ORM queries, and
+every query of every session queued on one shared thread (asgiref's thread_sensitive default). Now
+the schemas are in memory (mcp_gateway/schemas.py), the tools are read once per policy snapshot
+(catalog.py), the token and the snapshot version come in one compiled query (tokens.py) and
+database work runs on the loop's thread pool (database.py): about 4 ms of CPU per call against 2
+ms. What is left is two hops to a thread per call, 1 ms and 1.5-2 ms each measured alone: the token
+check (Django's connection health check, then the lookup) and the decision (the health check, then
+the decision log's INSERT, which waits for its WAL flush); and the SDK's bearer middleware. One
+session at a time the gateway adds 3 to 4 ms. With four sessions on each server it adds 8 to 9 ms
+even on a quiet host: the measurement fills the two cores (the clients, both servers, the upstream,
+PostgreSQL), and each of the gateway's extra wake-ups (a pool thread, a PostgreSQL backend) waits
+for a core; a shorter GIL switch interval made no difference. Further steps, each a trade: no
+CONN_HEALTH_CHECKS query on the gateway's hot path (a broken connection then fails one call; in an
+A/B it was lost in the noise), the decision log written with synchronous_commit off (a crash could
+lose its last lines), or an async driver for the two statements so that no call leaves the event
+loop. With this little work per hop, thread_sensitive=True or False made no difference in part 1
+(A/B, twice each); with six queries per call it had: p50 100 against 157 ms under a load of 5 to 8.
+Repeated seven times after these changes (2026-12-08, the host's load 1 to 12 from other work):
+added latency at p50 4.9 to 13.4 ms with four sessions, 3.5 to 5.6 ms with one; the p99 ratio 0.80
+to 1.67, so on either side of its target. The held calls' figures hardly moved: 600 to 850 ms p95
+to learn of an approval, 4 statements a second (two polls, each with Django's health check), 130
+MB, no thread.
 """
 
 from __future__ import annotations
@@ -292,6 +322,18 @@ def results(f: Figures) -> list[Result]:
         ),
         Result(
             AREA,
+            "allowed call, one session on each: added latency at p50",
+            percentile(f.gateway_alone_ms, 50) - percentile(f.proxy_alone_ms, 50),
+            "ms",
+            "—",
+            True,
+            f"gateway p50 {percentile(f.gateway_alone_ms, 50):.1f} ms, p99 "
+            f"{percentile(f.gateway_alone_ms, 99):.1f} ms; proxy p50 "
+            f"{percentile(f.proxy_alone_ms, 50):.1f} ms, p99 {percentile(f.proxy_alone_ms, 99):.1f}"
+            f" ms; {len(f.gateway_alone_ms)} + {len(f.proxy_alone_ms)} calls",
+        ),
+        Result(
+            AREA,
             f"allowed p99 with {f.held} held / with none",
             held99 / base99,
             "x",
@@ -309,7 +351,8 @@ def results(f: Figures) -> list[Result]:
             "threads",
             "0 per held call",
             f.threads_during - f.threads_before < max(2, f.held // 20),
-            f"{f.threads_before} before, {f.threads_during} while held",
+            f"{f.threads_before} before, {f.threads_during} while held (the loop's thread pool "
+            "grows with the database work, up to min(32, cores + 4), not with held calls)",
         ),
         Result(
             AREA,

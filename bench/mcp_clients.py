@@ -30,6 +30,7 @@ AGENT = Implementation(name="agenwork-bench", version="1.0")
 SESSIONS = 4  # concurrent sessions of allowed calls, on each server
 BATCH = 25  # calls per session per round, part 1
 WARMUP = 10  # calls per session before anything is measured
+ALONE_CALLS = 500  # part 1 again with one session on each server: no queueing on the host
 PART1_S = 45.0  # part 1 stops here even short of its calls (a slow host, a slow gateway)
 FLOW_S = 8.0  # allowed calls flow this long, with none held and with all held
 SETTLE_S = 11.0  # PostgreSQL flushes an idle backend's counters within 10 s
@@ -54,6 +55,8 @@ class Figures:
     held: int
     gateway_ms: list[float] = field(default_factory=list)
     proxy_ms: list[float] = field(default_factory=list)
+    gateway_alone_ms: list[float] = field(default_factory=list)  # one session on each server
+    proxy_alone_ms: list[float] = field(default_factory=list)
     flow_ms: list[float] = field(default_factory=list)  # none held: before, then after
     flow_after_ms: list[float] = field(default_factory=list)  # the "after" part of flow_ms
     flow_held_ms: list[float] = field(default_factory=list)
@@ -120,15 +123,19 @@ async def round_of(clients: list[Client], tool: str, n: int, out: list[float]) -
 
 
 async def side_by_side(
-    gateway: list[Client], proxy: list[Client], calls: int, now: tuple[str, str]
-):
+    gateway: list[Client],
+    proxy: list[Client],
+    calls: int,
+    now: tuple[str, str],
+    seconds: float = PART1_S,
+) -> tuple[list[float], list[float]]:
     """Rounds on each server in turn, which one first swapping each round; (gateway, proxy) ms."""
     await round_of(gateway, now[0], WARMUP, [])
     await round_of(proxy, now[1], WARMUP, [])
     gateway_ms: list[float] = []
     proxy_ms: list[float] = []
     sides = [(gateway, now[0], gateway_ms), (proxy, now[1], proxy_ms)]
-    deadline = time.monotonic() + PART1_S
+    deadline = time.monotonic() + seconds
     while len(gateway_ms) < calls and time.monotonic() < deadline:
         for clients, tool, out in sides:
             await round_of(clients, tool, BATCH, out)
@@ -249,6 +256,8 @@ async def _measure(
         now = (gateway.now_tool, proxy.now_tool)
         progress("sessions open; part 1: the gateway and the plain proxy in turn")
         figures.gateway_ms, figures.proxy_ms = await side_by_side(gw, px, calls, now)
+        alone = await side_by_side(gw[:1], px[:1], ALONE_CALLS, now, PART1_S / 3)
+        figures.gateway_alone_ms, figures.proxy_alone_ms = alone
         progress(f"part 1 done: {len(figures.gateway_ms)} calls each; allowed calls, none held")
         figures.flow_ms = await flow(gw, gateway.now_tool, FLOW_S)
         figures.threads_before = proc_status(pid, "Threads")
