@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -24,6 +25,7 @@ from mcp_types import Implementation
 from directory.models import Person
 from mcp_gateway.tokens import gateway_token_create
 from mcp_gateway.upstreams import run_blocking
+from policies.models import PolicySnapshotVersion
 from tests.support.ports import free_port
 
 TIME_UPSTREAM = {
@@ -102,6 +104,16 @@ def health(base: str) -> tuple[int, dict[str, Any]]:
         return exc.code, json.loads(exc.read() or b"{}")
     except OSError:
         return 0, {}
+
+
+# A gateway process outlives each test's rows: every test gets a snapshot version of its own, so
+# the gateway never serves a snapshot it cached in an earlier test under the same number.
+_versions = itertools.count(1_000_000, 1_000_000)
+
+
+def fresh_snapshot_version() -> None:
+    """Move the policy snapshot's version past any a running gateway may have cached."""
+    PolicySnapshotVersion.objects.update_or_create(pk=1, defaults={"version": next(_versions)})
 
 
 def token_of(person: Person, **kwargs: Any) -> str:
