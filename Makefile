@@ -77,6 +77,7 @@ run: $(VENV)/.installed-local
 	@echo "================================================================"
 	@echo "  agenwork is starting on  http://127.0.0.1:$(PORT)/"
 	@echo "  MCP gateway:             http://127.0.0.1:$$(($(PORT) + 300))/mcp"
+	@echo "  Ben's agent token:       .venv/bin/python manage.py create_gateway_token ben@example.com"
 	@echo "  admin login:             $(DEMO_LOGIN)"
 	@echo "  approver login:          $(DEMO_APPROVER)"
 	@echo "  mail is written to       var/mail/    (Ctrl-C stops everything)"

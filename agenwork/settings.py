@@ -355,9 +355,9 @@ LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json")
 # the file MCP_UPSTREAMS_FILE names. Only ops set it: no page can make the server run a program.
 # On the embedded defaults (no DATABASE_URL) and with neither set, the file `make run` writes:
 # the demo's time and repo servers (agenwork/embedded.py).
-MCP_UPSTREAMS = env_or_file("MCP_UPSTREAMS")
-if MCP_UPSTREAMS is None:
-    MCP_UPSTREAMS = "" if env_or_file("DATABASE_URL") else read_demo_upstreams(VAR_DIR)
+MCP_UPSTREAMS = env_str("MCP_UPSTREAMS", "")
+if not MCP_UPSTREAMS.strip() and not env_or_file("DATABASE_URL"):
+    MCP_UPSTREAMS = read_demo_upstreams(VAR_DIR)
 MCP_UPSTREAM_TIMEOUT = env_int("MCP_UPSTREAM_TIMEOUT", 30)
 
 if LOG_FORMAT not in {"json", "text"}:
