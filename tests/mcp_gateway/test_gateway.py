@@ -5,31 +5,21 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from datetime import timedelta
 from io import StringIO
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 from django.utils import timezone
-from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
-from mcp_types import Implementation
 
 from directory.models import Person
 from mcp_gateway.models import GatewayToken
 from mcp_gateway.tokens import gateway_token_create, gateway_token_revoke
-from mcp_gateway.upstreams import run_blocking
 from policies.models import DecisionLog, Policy
 from requests_app.models import AccessRequest
 from tests.factories import (
@@ -40,7 +30,7 @@ from tests.factories import (
     PersonFactory,
     PolicyFactory,
 )
-from tests.support.ports import free_port
+from tests.support.mcp_gateway import as_person, call, listed_tools, running_gateway, text_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -50,13 +40,6 @@ TIME_UPSTREAM = {
         "args": ["-m", "mcp_server_time", "--local-timezone", "UTC"],
     }
 }
-AGENT = Implementation(name="test-agent", version="1.2.3")
-
-
-def database_url() -> str:
-    conf = connection.settings_dict
-    auth = quote(conf["USER"] or "") + (":" + quote(conf["PASSWORD"]) if conf["PASSWORD"] else "")
-    return f"postgres://{auth}@{conf['HOST'] or '127.0.0.1'}:{conf['PORT'] or 5432}/{conf['NAME']}"
 
 
 @pytest.fixture
@@ -94,66 +77,17 @@ def scenario(settings):
 @pytest.fixture
 def gateway(scenario, tmp_path: Path) -> Iterator[str]:
     """`manage.py run_mcp_gateway` on a free port; yields its base URL."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "MCP_UPSTREAMS": json.dumps(TIME_UPSTREAM),
-        "PYTHONUNBUFFERED": "1",
-    }
-    log = (tmp_path / "gateway.log").open("wb")
-    command = [sys.executable, "manage.py", "run_mcp_gateway", "--port", str(port)]
-    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while not _healthy(base):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("the gateway did not start: " + (tmp_path / "gateway.log").read_text())
-        time.sleep(0.2)
-    yield base
-    process.terminate()
-    process.wait(timeout=20)
-
-
-def _healthy(base: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
+    env = {"MCP_UPSTREAMS": json.dumps(TIME_UPSTREAM)}
+    with running_gateway(tmp_path / "gateway.log", **env) as base:
+        yield base
 
 
 def token_of(person: Person, **kwargs) -> str:
     return gateway_token_create(person=person, **kwargs).raw_token
 
 
-async def _session(base: str, token: str, mode: str, work):
-    headers = {"Authorization": f"Bearer {token}"}
-    async with create_mcp_http_client(headers=headers) as http:
-        transport = streamable_http_client(f"{base}/mcp", http_client=http)
-        async with Client(transport, client_info=AGENT, mode=mode) as client:
-            return await work(client)
-
-
-def as_person(base: str, token: str, work, mode: str = "auto"):
-    """Run `work(client)` in one MCP session carrying this token."""
-    return run_blocking(_session, base, token, mode, work)
-
-
 async def _names(client) -> list[str]:
-    return sorted(t.name for t in (await client.list_tools()).tools)
-
-
-def call(name: str, arguments: dict):
-    async def work(client):
-        return await client.call_tool(name, arguments)
-
-    return work
-
-
-def text_of(result) -> str:
-    return " ".join(getattr(part, "text", "") for part in result.content)
+    return sorted(await listed_tools(client))
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])  # the current revision and the previous one
