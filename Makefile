@@ -61,12 +61,16 @@ $(VENV)/.installed-dev: pyproject.toml $(PY)
 # --- run ----------------------------------------------------------------------------------------
 
 # The first step makes the folders under var/ (AGENWORK_VAR_DIR) and, once, var/secret_key: the key
-# that every process and any manage.py command of this checkout share (agenwork/embedded.py).
+# that every process and any manage.py command of this checkout share (agenwork/embedded.py); and
+# the demo's MCP servers: var/mcp_upstreams.json and the git repository var/demo-repo.
 run: $(VENV)/.installed-local
 	$(RUN_ENV) $(PY) -m agenwork.embedded
 	$(RUN_ENV) $(PY) manage.py migrate --noinput
 	$(RUN_ENV) $(PY) manage.py seed_demo
 	$(RUN_ENV) $(PY) manage.py load_connector_catalog
+	@# The demo's time and repo connectors: their tools' descriptions and schemas from the real
+	@# servers that the first step configured (var/mcp_upstreams.json).
+	$(RUN_ENV) $(PY) manage.py sync_connector_tools
 	@# Collected as a deployment collects them (DEBUG off, the manifest): the manage.py commands
 	@# the README shows run without DEBUG and would otherwise warn that pages cannot find them.
 	$(PY) manage.py collectstatic --noinput --verbosity 0
@@ -74,6 +78,7 @@ run: $(VENV)/.installed-local
 	@echo "================================================================"
 	@echo "  agenwork is starting on  http://127.0.0.1:$(PORT)/"
 	@echo "  MCP gateway:             http://127.0.0.1:$$(($(PORT) + 300))/mcp"
+	@echo "  Ben's agent token:       .venv/bin/python manage.py create_gateway_token ben@example.com"
 	@echo "  admin login:             $(DEMO_LOGIN)"
 	@echo "  approver login:          $(DEMO_APPROVER)"
 	@echo "  mail is written to       var/mail/    (Ctrl-C stops everything)"

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from agenwork.embedded import read_secret_key
+from agenwork.embedded import read_demo_upstreams, read_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("AGENWORK_VAR_DIR", BASE_DIR / "var"))
@@ -353,7 +353,11 @@ LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json")
 # --- MCP gateway (mcp_gateway/) ------------------------------------------------------------------
 # Upstream MCP servers started as local commands, by connector slug: JSON in MCP_UPSTREAMS or in
 # the file MCP_UPSTREAMS_FILE names. Only ops set it: no page can make the server run a program.
+# On the embedded defaults (no DATABASE_URL) and with neither set, the file `make run` writes:
+# the demo's time and repo servers (agenwork/embedded.py).
 MCP_UPSTREAMS = env_str("MCP_UPSTREAMS", "")
+if not MCP_UPSTREAMS.strip() and not env_or_file("DATABASE_URL"):
+    MCP_UPSTREAMS = read_demo_upstreams(VAR_DIR)
 # Seconds a call to an upstream may take (a connector's upstream_timeout_seconds wins).
 MCP_UPSTREAM_TIMEOUT = env_int("MCP_UPSTREAM_TIMEOUT", 30)
 if MCP_UPSTREAM_TIMEOUT < 1:

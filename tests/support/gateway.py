@@ -139,6 +139,11 @@ def as_person(
     return run_blocking(_session, base, token, mode, work, options)
 
 
+async def listed_tools(client: Client) -> dict[str, Any]:
+    """The tools the session lists, by name."""
+    return {tool.name: tool for tool in (await client.list_tools()).tools}
+
+
 def call(name: str, arguments: dict[str, Any]) -> Callable[[Client], Awaitable[Any]]:
     async def work(client: Client) -> Any:
         return await client.call_tool(name, arguments)
