@@ -29,7 +29,6 @@ from policies.evaluation import (
     InvalidCall,
     evaluate,
 )
-from policies.models import Policy
 from policies.snapshot import current_snapshot
 from requests_app.decisions import decide_call
 from requests_app.models import AccessRequest, Channel
@@ -145,16 +144,10 @@ def call_verdict(*, email: str, key: str, arguments: dict[str, Any], agent: str)
     return CallVerdict(message=_deny_text(decision))
 
 
-def _policy_name(decision: Decision) -> str:
-    policy_id = next((t.policy_id for t in decision.tools if t.policy_id), None)
-    policy = Policy.objects.filter(pk=policy_id).values_list("name", flat=True).first()
-    return f"policy “{policy}”" if policy else "no policy allows it"
-
-
 def _deny_text(decision: Decision) -> str:
     return (
         f"Denied by agenwork ({decision.reason_code}): {decision.reason} "
-        f"({_policy_name(decision)}). The call was not executed. "
+        "The call was not executed. "
         "Do not retry; ask an admin if you need this tool."
     )
 
@@ -162,7 +155,7 @@ def _deny_text(decision: Decision) -> str:
 def _step_up_text(decision: Decision) -> str:
     return (
         f"Step-up verification required ({decision.reason_code}): {decision.reason} "
-        f"({_policy_name(decision)}). The call was not executed. The person must verify their "
+        "The call was not executed. The person must verify their "
         "identity again before this tool runs; the gateway cannot do that yet, so ask an admin."
     )
 
