@@ -121,7 +121,12 @@ def call_verdict(*, email: str, key: str, arguments: dict[str, Any], agent: str)
     call = Call(user=email, connector=tool.connector.slug, tools=(key,))
     try:
         outcome = decide_call(
-            call=call, api_key=None, agent=agent, arguments=arguments, attach_approved=True
+            call=call,
+            api_key=None,
+            agent=agent,
+            arguments=arguments,
+            attach_approved=True,
+            channel=Channel.GATEWAY,
         )
     except InvalidCall as exc:
         return CallVerdict(message=f"Unknown tool: {exc}")
@@ -233,7 +238,7 @@ def record_execution(request_pk: int, agent: str, took_ms: int, error: str) -> N
 
 
 def _gateway_actor(agent: str) -> Actor:
-    return Actor(name=agent or "MCP gateway", channel=Channel.API)
+    return Actor(name=agent or "MCP gateway", channel=Channel.GATEWAY)
 
 
 def still_pending_text(held: HeldCall, waited_s: int) -> str:

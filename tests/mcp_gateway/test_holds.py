@@ -128,6 +128,8 @@ def test_a_call_approved_while_held_runs_once_and_the_history_shows_it(
     assert request.status == "approved" and request.consumed_at is not None
     [execution] = executions(request)
     assert "answered in" in execution.message and execution.data["is_error"] is False
+    assert execution.channel == "mcp" and execution.actor_name == "test-agent 1.2.3"
+    assert request.events.get(kind=RequestEvent.Kind.CREATED).get_channel_display() == "MCP gateway"
     assert (
         progress
         and f"Waiting for approval by Security, request {request.public_id}" in (progress[0])
