@@ -6,8 +6,9 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from agenwork.login_throttle import ThrottledAdminAuthenticationForm, ThrottledAuthenticationForm
+from agenwork.login_throttle import ThrottledAdminAuthenticationForm
 from agenwork.views import favicon
+from directory.views import ConsoleLoginView
 from requests_app.sms_replies import twilio_sms
 from requests_app.views_links import approver_link
 
@@ -27,13 +28,9 @@ urlpatterns = [
     # Twilio is configured with this URL; the replies decide requests, so requests_app owns them.
     path("webhooks/twilio/sms", twilio_sms, name="twilio_sms"),
     path("a/<path:token>/", approver_link, name="approver_link"),
-    path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(
-            redirect_authenticated_user=True, authentication_form=ThrottledAuthenticationForm
-        ),
-        name="login",
-    ),
+    path("accounts/login/", ConsoleLoginView.as_view(), name="login"),
+    # The company's identity provider sends people back to accounts/oidc/callback/.
+    path("accounts/oidc/", include("directory.urls_sso")),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("favicon.ico", favicon, name="favicon"),
