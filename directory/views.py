@@ -11,7 +11,7 @@ from django.contrib.auth.views import LoginView
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
 from agenwork.login_throttle import ThrottledAuthenticationForm
 from directory.oidc import (
@@ -59,13 +59,19 @@ def _safe_next(request: HttpRequest, next_url: str) -> str:
     return next_url if next_url and allowed else ""
 
 
-@require_POST
+@require_GET
 def sso_start(request: HttpRequest) -> HttpResponse:
-    """Send the browser to the identity provider (a POST from the login page: CSRF-checked)."""
+    """Send the browser to the identity provider, the sign-in's state kept in its session.
+
+    - A link, not a form: the CSP's `form-action 'self'` holds a form whose answer redirects to
+      another site, and providers redirect on (Entra ID to a federated one). It writes nothing
+      but the visitor's own session; started by somebody else, it can only end with the
+      visitor signed in as themselves (the answer must match this session's state and PKCE).
+    """
     provider = _provider()
     try:
         url = signin_begin(
-            request, provider, next_url=_safe_next(request, request.POST.get("next", ""))
+            request, provider, next_url=_safe_next(request, request.GET.get("next", ""))
         )
     except SignInBroken as exc:
         log.warning("sign-in not started: %s", exc)

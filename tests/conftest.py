@@ -192,6 +192,15 @@ def single_sign_on(settings, identity_provider) -> RegisteredClient:
 
 
 @pytest.fixture
+def sso_people(requester, approver_user, flow) -> Person:
+    """The directory the identity provider's accounts meet (tests/support/identity_provider.py):
+    Ana without a login, Dana an approver with hers, Lena locked, Kim by external id only."""
+    PersonFactory(name="Lena Locked", email="lena@example.com", status=Person.Status.LOCKED)
+    PersonFactory(name="Kim Park", email="kim@example.com", external_id="emp-0042")
+    return requester
+
+
+@pytest.fixture
 def connector(db):
     return ConnectorFactory(slug="google-calendar", name="Google Calendar")
 

@@ -17,7 +17,7 @@ from django.test import Client
 from audit.models import AuditEntry
 from directory.models import Person
 from directory.oidc import STATE_PREFIX
-from tests.factories import PersonFactory, UserFactory
+from tests.factories import UserFactory
 from tests.support.identity_provider import sign_in_at_provider
 from tests.support.ports import free_port
 
@@ -25,17 +25,9 @@ pytestmark = pytest.mark.django_db
 CALLBACK = "/accounts/oidc/callback/"
 
 
-@pytest.fixture
-def directory(requester, approver_user, flow):
-    """Ana (no login), Dana (an approver's login), Lena (locked), Kim (by external id)."""
-    PersonFactory(name="Lena Locked", email="lena@example.com", status=Person.Status.LOCKED)
-    PersonFactory(name="Kim Park", email="kim@example.com", external_id="emp-0042")
-    return requester
-
-
 def start(client: Client, next_url: str = "") -> str:
-    """POST the login page's button; the URL of the provider it sends the browser to."""
-    response = client.post("/accounts/oidc/start/", {"next": next_url})
+    """Follow the login page's link; the URL of the provider it sends the browser to."""
+    response = client.get("/accounts/oidc/start/", {"next": next_url} if next_url else {})
     assert response.status_code == 302, response.content
     return response["Location"]
 
@@ -71,7 +63,7 @@ def test_the_button_sends_the_browser_to_the_provider_with_pkce_state_and_nonce(
 
 
 def test_a_verified_person_of_the_directory_signs_in_and_gets_a_login(
-    client, settings, single_sign_on, directory
+    client, settings, single_sign_on, sso_people
 ):
     response = sign_in(client, settings, "ana")
 
@@ -88,7 +80,7 @@ def test_a_verified_person_of_the_directory_signs_in_and_gets_a_login(
 
 
 def test_a_person_with_a_login_signs_in_with_it_and_keeps_their_role(
-    client, settings, single_sign_on, directory, approver_user
+    client, settings, single_sign_on, sso_people, approver_user
 ):
     before = users()
 
@@ -103,7 +95,7 @@ def test_a_person_with_a_login_signs_in_with_it_and_keeps_their_role(
 
 
 def test_a_person_is_found_by_external_id_when_the_email_is_another(
-    client, settings, single_sign_on, directory
+    client, settings, single_sign_on, sso_people
 ):
     response = sign_in(client, settings, "emp-0042")
 
@@ -123,7 +115,7 @@ def test_a_person_is_found_by_external_id_when_the_email_is_another(
     ],
 )
 def test_nobody_else_gets_in_and_no_login_is_made(
-    client, settings, single_sign_on, directory, login, reason, says
+    client, settings, single_sign_on, sso_people, login, reason, says
 ):
     before = users()
 
@@ -139,7 +131,7 @@ def test_nobody_else_gets_in_and_no_login_is_made(
     assert entry.after["reason"] == reason and entry.channel == "oidc"
 
 
-def test_an_admin_disabled_login_is_refused(client, settings, single_sign_on, directory):
+def test_an_admin_disabled_login_is_refused(client, settings, single_sign_on, sso_people):
     dana = get_user_model().objects.get(username="dana")
     dana.is_active = False
     dana.save()
@@ -152,7 +144,7 @@ def test_an_admin_disabled_login_is_refused(client, settings, single_sign_on, di
 
 
 def test_a_login_that_already_has_the_email_as_its_name_is_never_taken_over(
-    client, settings, single_sign_on, directory
+    client, settings, single_sign_on, sso_people
 ):
     """An unlinked staff login named like Ana's email stays unlinked and Ana is no admin."""
     UserFactory(username="ana@example.com", is_staff=True)
@@ -166,7 +158,7 @@ def test_a_login_that_already_has_the_email_as_its_name_is_never_taken_over(
 
 
 def test_a_tampered_state_is_refused_and_the_genuine_answer_still_works_once(
-    client, settings, single_sign_on, directory
+    client, settings, single_sign_on, sso_people
 ):
     url = start(client)
     back = sign_in_at_provider(url, "ana", redirect_uri=settings.SITE_URL + CALLBACK)
@@ -187,7 +179,7 @@ def test_a_tampered_state_is_refused_and_the_genuine_answer_still_works_once(
 
 
 def test_a_callback_replayed_in_another_browser_is_refused_and_stores_nothing(
-    client, settings, single_sign_on, directory
+    client, settings, single_sign_on, sso_people
 ):
     url = start(client)
     back = sign_in_at_provider(url, "ana", redirect_uri=settings.SITE_URL + CALLBACK)
@@ -200,7 +192,7 @@ def test_a_callback_replayed_in_another_browser_is_refused_and_stores_nothing(
     assert not AuditEntry.objects.exists()
 
 
-def test_the_provider_saying_no_is_told_and_audited(client, settings, single_sign_on, directory):
+def test_the_provider_saying_no_is_told_and_audited(client, settings, single_sign_on, sso_people):
     state = parse_qs(urlsplit(start(client)).query)["state"][0]
 
     response = client.get(CALLBACK, {"error": "access_denied", "state": state})
@@ -211,7 +203,7 @@ def test_the_provider_saying_no_is_told_and_audited(client, settings, single_sig
 
 
 def test_a_code_from_another_sign_in_is_refused_by_the_provider(
-    client, settings, single_sign_on, directory
+    client, settings, single_sign_on, sso_people
 ):
     """A code is bound to its PKCE verifier: spliced into another pending sign-in, it fails."""
     first = start(client)
@@ -227,7 +219,7 @@ def test_a_code_from_another_sign_in_is_refused_by_the_provider(
     assert AuditEntry.objects.get().after["reason"] == "token_refused"
 
 
-def test_an_outside_next_is_dropped(client, settings, single_sign_on, directory):
+def test_an_outside_next_is_dropped(client, settings, single_sign_on, sso_people):
     response = sign_in(client, settings, "dana", next_url="https://evil.example/steal")
 
     assert response.status_code == 302
@@ -252,14 +244,14 @@ def test_without_single_sign_on_the_login_page_is_the_password_form_alone(client
     page = client.get("/accounts/login/").content.decode()
 
     assert "Sign in with" not in page
-    assert client.post("/accounts/oidc/start/").status_code == 404
+    assert client.get("/accounts/oidc/start/").status_code == 404
     assert client.get(CALLBACK, {"state": "x", "code": "y"}).status_code == 404
 
 
 def test_an_unreachable_provider_is_a_clear_page(client, settings, single_sign_on):
     settings.OIDC_ISSUER = f"http://127.0.0.1:{free_port()}"
 
-    response = client.post("/accounts/oidc/start/")
+    response = client.get("/accounts/oidc/start/")
 
     assert response.status_code == 502
     assert "could not reach the identity provider" in response.content.decode()
@@ -271,12 +263,12 @@ def test_a_discovery_document_of_another_issuer_is_refused(
 ):
     settings.OIDC_ISSUER = identity_provider.issuer + "/"  # the same document, another name
 
-    response = client.post("/accounts/oidc/start/")
+    response = client.get("/accounts/oidc/start/")
 
     assert response.status_code == 502
     assert "not set up correctly" in response.content.decode()
 
 
-def test_starting_is_a_post(client, single_sign_on):
-    assert client.get("/accounts/oidc/start/").status_code == 405
+def test_both_ends_are_links_that_refuse_a_post(client, single_sign_on):
+    assert client.post("/accounts/oidc/start/").status_code == 405
     assert client.post(CALLBACK).status_code == 405

@@ -38,6 +38,9 @@ class Redirect:
 
 
 LOGIN = Redirect("/accounts/login/")
+# The identity provider's authorization endpoint: the tests' provider listens on 127.0.0.1
+# (tests/support/identity_provider.py), the console on the test client's `testserver`.
+PROVIDER = Redirect("http://127.0.0.1:")
 ADMIN_LOGIN = Redirect("/admin/login/")
 Expected = int | Redirect
 Answers = dict[str, Expected]
@@ -283,6 +286,10 @@ ROUTES: dict[str, Route] = {
         get=roles(200, 302, 302, 302, 302), post=roles(200, 302, 302, 302, 302)
     ),
     "accounts/logout/": public(get=roles(*[405] * 5), post=roles(*[302] * 5)),
+    # Single sign-on (configured in this suite's world): a link to the identity provider for
+    # anyone, and its answer, which no sign-in of these sessions awaits: 400, nothing stored
+    "accounts/oidc/start/": public(get=roles(*[PROVIDER] * 5), post=roles(*[405] * 5)),
+    "accounts/oidc/callback/": public(get=roles(*[400] * 5), post=roles(*[405] * 5)),
     "admin/": action(
         Route(
             get=roles(ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200),
