@@ -25,4 +25,5 @@ OBJECT_TYPES = (
     ("person", "Person"),
     ("group", "Group"),
     ("api_key", "API key"),
+    ("sign_in", "Sign-in"),
 )

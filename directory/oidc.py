@@ -108,12 +108,15 @@ def redirect_uri() -> str:
     return settings.SITE_URL + reverse("sso:callback")
 
 
-def signin_begin(request: HttpRequest, provider: Provider, *, next_url: str) -> str:
-    """Start a sign-in: keep its state, nonce and PKCE verifier in the session; the URL to go to."""
+def signin_begin(request: HttpRequest, provider: Provider, *, next_url: str, **params: str) -> str:
+    """Start a sign-in: keep its state, nonce and PKCE verifier in the session; the URL to go to.
+
+    - `params` go to the authorization URL as they are (a step-up's `prompt=login`, `max_age`).
+    """
     client = client_for(provider)
     uri = redirect_uri()
     try:
-        found = client.create_authorization_url(uri)
+        found = client.create_authorization_url(uri, **params)
     except (AuthlibBaseError, RuntimeError) as exc:
         raise SignInBroken("provider_misconfigured", str(exc)) from exc
     client.save_authorize_data(request, redirect_uri=uri, next_url=next_url, **found)

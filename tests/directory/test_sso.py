@@ -272,3 +272,18 @@ def test_a_discovery_document_of_another_issuer_is_refused(
 def test_both_ends_are_links_that_refuse_a_post(client, single_sign_on):
     assert client.post("/accounts/oidc/start/").status_code == 405
     assert client.post(CALLBACK).status_code == 405
+
+
+def test_admins_see_sign_ins_and_refusals_in_activity(
+    client, settings, single_sign_on, sso_people, admin_user
+):
+    sign_in(Client(), settings, "oscar")
+    sign_in(Client(), settings, "ana")
+    client.force_login(admin_user)
+
+    refusals = client.get("/activity/", {"object_type": "sign_in"}).content.decode()
+    everything = client.get("/activity/").content.decode()
+
+    assert "Sign-in refused" in refusals and "oscar@elsewhere.example" in refusals
+    assert "Ana Lopez" not in refusals
+    assert "Signed in" in everything and "Ana Lopez" in everything
