@@ -19,6 +19,8 @@ SIDEBAR = (
     ("Settings", "gateways:list", "settings"),
 )
 APPROVER_ITEMS = 2
+# Every login that is a person of the directory has a page of its own, below the rest.
+PERSON_ITEM = ("My agents", "me:agents", "agent")
 
 
 def console(request: HttpRequest) -> dict[str, object]:
@@ -30,7 +32,10 @@ def console(request: HttpRequest) -> dict[str, object]:
     user = getattr(request, "user", None)
     admin = bool(user and is_admin(user))
     items = []
-    for label, url_name, icon in SIDEBAR if admin else SIDEBAR[:APPROVER_ITEMS]:
+    entries = list(SIDEBAR if admin else SIDEBAR[:APPROVER_ITEMS])
+    if user is not None and getattr(user, "person", None) is not None:
+        entries.append(PERSON_ITEM)
+    for label, url_name, icon in entries:
         url = reverse(url_name)
         active = request.path == url or (url != "/" and request.path.startswith(url))
         items.append({"label": label, "url": url, "icon": icon, "active": active})

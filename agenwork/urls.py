@@ -21,6 +21,7 @@ urlpatterns = [
     path("approval-flows/", include("approval_flows.urls")),
     path("connectors/", include("connectors.urls")),
     path("users/", include("dashboard.users.urls")),
+    path("me/", include("dashboard.me.urls")),
     path("settings/api-keys/", include("gateways.urls")),
     path("api/v1/", include("api.urls")),
     path("scim/v2/", include("directory.scim.urls")),

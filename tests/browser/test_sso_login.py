@@ -53,7 +53,8 @@ def test_an_approver_signs_in_and_lands_where_they_were_going(page, live_server,
 def test_a_person_without_a_login_gets_one_linked_to_them(page, live_server, sso, at_provider):
     at_provider("ana")
 
-    page.wait_for_url(re.compile("^" + re.escape(live_server.url)))
+    page.wait_for_url(f"{live_server.url}/me/")  # she decides nothing: her own page
+    expect(page.get_by_role("heading", name="My agents")).to_be_visible()
     expect(page.locator(".sidebar-user")).to_contain_text("Ana Lopez")
     ana = Person.objects.select_related("user").get(email="ana@example.com")
     assert ana.user is not None and not ana.user.is_staff
