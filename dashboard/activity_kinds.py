@@ -26,4 +26,5 @@ OBJECT_TYPES = (
     ("group", "Group"),
     ("api_key", "API key"),
     ("sign_in", "Sign-in"),
+    ("login", "Console login"),
 )

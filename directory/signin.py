@@ -26,6 +26,7 @@ from audit.services import audit_record
 from directory.models import Person
 
 CHANNEL = "oidc"
+LOCAL_CHANNEL = "password"
 
 
 @dataclass(frozen=True)
@@ -221,4 +222,18 @@ def signin_refuse(
         object_repr=str(person) if person else (claimed or "sign-in"),
         after={"reason": reason, **(identity.state() if identity else {}), "detail": detail[:200]},
         channel=CHANNEL,
+    )
+
+
+def signin_password_record(*, user: AbstractBaseUser) -> None:
+    """Record a sign-in with a local password (break-glass, `make run`): which login, whose."""
+    person = getattr(user, "person", None)
+    audit_record(
+        actor=user,
+        action=AuditEntry.Action.SIGNED_IN,
+        object_type="person" if person else "login",
+        object_id=person.pk if person else user.pk,
+        object_repr=str(person) if person else user.get_username(),
+        after={"login": user.get_username(), "method": "password"},
+        channel=LOCAL_CHANNEL,
     )

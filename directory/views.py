@@ -27,6 +27,7 @@ from directory.signin import (
     Identity,
     person_for_identity,
     signin_accept,
+    signin_password_record,
     signin_refuse,
 )
 
@@ -42,6 +43,12 @@ class ConsoleLoginView(LoginView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return {**super().get_context_data(**kwargs), "sso": configured_provider()}
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        """Log in, and put the password sign-in in the audit trail like any other."""
+        response = super().form_valid(form)
+        signin_password_record(user=form.get_user())
+        return response
 
 
 def _provider() -> Provider:

@@ -238,6 +238,8 @@ def test_the_login_page_offers_the_provider_and_keeps_the_password_login(
     )
     assert response.status_code == 302
     assert client.session["_auth_user_id"] == str(admin_user.pk)
+    entry = AuditEntry.objects.get()
+    assert (entry.action, entry.channel, entry.actor) == ("signed_in", "password", admin_user)
 
 
 def test_without_single_sign_on_the_login_page_is_the_password_form_alone(client):
