@@ -97,8 +97,22 @@ class ProviderNotStarted(RuntimeError):
     """The Node process could not be started or did not say it was ready."""
 
 
-def start_identity_provider(log_dir: Path) -> IdentityProvider:
-    """Start oidc-provider on a free port and wait (with a deadline) until it listens."""
+def start_identity_provider(log_dir: Path, attempts: int = 3) -> IdentityProvider:
+    """Start oidc-provider on a free port and wait (with a deadline) until it listens.
+
+    - Another process may take the port between `free_port` and Node's listen: then it starts
+      again on another one, up to `attempts` times.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return _start(log_dir)
+        except ProviderNotStarted:
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start(log_dir: Path) -> IdentityProvider:
     node = shutil.which("node")
     if node is None:
         raise ProviderNotStarted("node is not on PATH: the SSO tests need Node.js 20.19 or later")
@@ -172,6 +186,8 @@ def sign_in_at_provider(authorization_url: str, login: str, *, redirect_uri: str
             raise AssertionError(f"the provider answered {response.status_code}: {response.text}")
         prompt = "login" if 'name="login"' in response.text else "consent"
         form = {"prompt": prompt, "login": login, "password": "any password"}
-        posted = agent.post(urljoin(url, action.group(1)), data=form, allow_redirects=False)
+        posted = agent.post(
+            urljoin(url, action.group(1)), data=form, allow_redirects=False, timeout=10
+        )
         url = urljoin(url, posted.headers["Location"])
     raise AssertionError(f"the provider never sent the browser back to {redirect_uri}")
