@@ -8,7 +8,9 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from agenwork.context_processors import PERSON
 from dashboard.me.selectors import RECENT_REQUESTS, my_agents
+from requests_app.selectors import approver_flow_ids
 
 
 @login_required
@@ -16,6 +18,8 @@ from dashboard.me.selectors import RECENT_REQUESTS, my_agents
 def my_agents_view(request: HttpRequest) -> HttpResponse:
     """Read-only for now: revoking a token or a connected agent comes with OAuth sign-in."""
     person = getattr(request.user, "person", None)
+    if approver_flow_ids(request.user) == []:
+        request.console_role = PERSON  # the sidebar offers this page alone
     context = {"person": person, "recent": RECENT_REQUESTS}
     if person is not None:
         context["mine"] = my_agents(person, timezone.now())

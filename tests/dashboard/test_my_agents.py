@@ -41,8 +41,8 @@ def test_a_person_sees_their_tokens_and_requests_and_nobody_elses(
     )
     other = make_request(requester=PersonFactory(email="bo@example.com"), tools=tools, flow=flow)
 
-    # the session with its login and person, the tokens, the requests
-    with django_assert_num_queries(4):
+    # the session, its login with the person, the flows they approve in, tokens, requests
+    with django_assert_num_queries(5):
         page = ana_client.get("/me/").content.decode()
 
     assert page.count("data-token=") == 3
@@ -54,7 +54,24 @@ def test_a_person_sees_their_tokens_and_requests_and_nobody_elses(
     assert f'data-request="{denied.public_id}"' in page and "by Dana Levi" in page
     assert f'data-request="{other.public_id}"' not in page
     assert "someone@example.com" not in page
-    assert 'href="/me/"' in page and "My agents" in page
+
+
+def test_a_person_who_decides_nothing_is_offered_this_page_alone(ana_client):
+    page = ana_client.get("/me/").content.decode()
+    sidebar = page[page.index('class="sidebar"') : page.index("</nav>")]
+
+    assert 'href="/me/"' in sidebar
+    assert 'href="/"' not in sidebar.replace('class="brand" href="/"', "")
+    assert 'href="/requests/"' not in sidebar
+    assert "Requester" in sidebar
+
+
+def test_an_approver_keeps_their_pages_beside_it(approver_client, flow):
+    page = approver_client.get("/me/").content.decode()
+    sidebar = page[page.index('class="sidebar"') : page.index("</nav>")]
+
+    assert 'href="/requests/"' in sidebar and 'href="/me/"' in sidebar
+    assert "Approver" in sidebar
 
 
 def test_the_count_of_requests_is_read_only_when_the_page_is_full(
@@ -64,7 +81,7 @@ def test_the_count_of_requests_is_read_only_when_the_page_is_full(
     for _ in range(3):
         make_request(requester=requester, tools=tools[:1], flow=flow)
 
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         page = ana_client.get("/me/").content.decode()
 
     assert page.count("data-request=") == 2
