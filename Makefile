@@ -103,9 +103,17 @@ format: $(VENV)/.installed-dev
 # Lint first (cheap), then the suite. Exit code 5 (no test collected) fails like any other.
 test: $(VENV)/.installed-dev services lint pytest
 
+# The identity provider of the sign-in tests (tests/support/oidc_provider/: oidc-provider from
+# npm, run by Node): installed from its lock file, again only when the lock file changes.
+IDP_DIR = tests/support/oidc_provider
+$(IDP_DIR)/node_modules/.package-lock.json: $(IDP_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "make: npm is missing: the sign-in tests run an identity provider on Node.js 20.19+" >&2; exit 1; }
+	npm ci --prefix $(IDP_DIR) --no-audit --no-fund --loglevel=error
+	touch $@
+
 # collectstatic first: with DEBUG off pages use the manifest storage, as in the Docker image, and
 # a stylesheet pointing at a missing file fails here rather than in `docker build`.
-pytest: $(VENV)/.installed-dev services
+pytest: $(VENV)/.installed-dev services $(IDP_DIR)/node_modules/.package-lock.json
 	mkdir -p var
 	rm -f $(JUNIT)
 	$(TEST_ENV) $(PY) manage.py collectstatic --noinput --clear --verbosity 0

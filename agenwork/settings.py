@@ -250,6 +250,39 @@ CONTENT_SECURITY_POLICY = (
     "form-action 'self'; frame-ancestors 'none'"
 )
 
+# --- Single sign-on: the console's sign-in through the company's OpenID Connect provider --------
+# Unset OIDC_ISSUER: only the local password login (break-glass, and `make run`). The endpoints
+# are discovered from OIDC_ISSUER/.well-known/openid-configuration (directory/oidc.py).
+OIDC_ISSUER = env_str("OIDC_ISSUER").strip()
+OIDC_CLIENT_ID = env_str("OIDC_CLIENT_ID").strip()
+OIDC_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET").strip()
+OIDC_SCOPES = env_str("OIDC_SCOPES", "openid email profile").split()
+# What the login page's button says: "Sign in with Okta".
+OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME", "single sign-on").strip()
+# The claim matched to a person's external id (Person.external_id): `sub` by default; `oid`
+# for Microsoft Entra ID when SCIM writes the object id there.
+OIDC_EXTERNAL_ID_CLAIM = env_str("OIDC_EXTERNAL_ID_CLAIM", "sub").strip()
+OIDC_TIMEOUT_SECONDS = env_int("OIDC_TIMEOUT_SECONDS", 10)
+if OIDC_ISSUER or OIDC_CLIENT_ID or OIDC_CLIENT_SECRET:
+    _issuer = urlsplit(OIDC_ISSUER)
+    _local_issuer = _issuer.hostname in {"localhost", "127.0.0.1", "::1"}
+    if not (OIDC_ISSUER and OIDC_CLIENT_ID and OIDC_CLIENT_SECRET):
+        raise ImproperlyConfigured(
+            "Single sign-on needs OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET together"
+        )
+    if _issuer.scheme != "https" and not (_issuer.scheme == "http" and _local_issuer):
+        raise ImproperlyConfigured(
+            f"OIDC_ISSUER={OIDC_ISSUER!r} must be an https URL (http only on this machine)"
+        )
+    if _issuer.query or _issuer.fragment:
+        raise ImproperlyConfigured(f"OIDC_ISSUER={OIDC_ISSUER!r} has no query or fragment")
+    if "openid" not in OIDC_SCOPES:
+        raise ImproperlyConfigured(f"OIDC_SCOPES={' '.join(OIDC_SCOPES)!r} must include openid")
+    if not OIDC_EXTERNAL_ID_CLAIM or not 1 <= OIDC_TIMEOUT_SECONDS <= 120:
+        raise ImproperlyConfigured(
+            "OIDC_EXTERNAL_ID_CLAIM must name a claim; OIDC_TIMEOUT_SECONDS must be 1..120"
+        )
+
 # --- Login throttling: failures per username and per address, then a cool-off -------------------
 LOGIN_FAILURES_PER_USERNAME = env_int("LOGIN_FAILURES_PER_USERNAME", 5)
 LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", 20)

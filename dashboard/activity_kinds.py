@@ -26,4 +26,6 @@ OBJECT_TYPES = (
     ("group", "Group"),
     ("api_key", "API key"),
     ("gateway_token", "Gateway token"),
+    ("sign_in", "Sign-in"),
+    ("login", "Console login"),
 )

@@ -170,6 +170,51 @@ def test_the_gateway_url_defaults_to_port_8001_of_the_sites_host():
     assert chosen == {"MCP_GATEWAY_URL": "https://mcp.example.com/mcp"}
 
 
+SSO = {
+    "OIDC_ISSUER": "https://acme.okta.com",
+    "OIDC_CLIENT_ID": "0oa1agenwork",
+    "OIDC_CLIENT_SECRET": "a-client-secret",
+}
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            {**SSO, "OIDC_CLIENT_SECRET": ""},
+            "needs OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET",
+        ),
+        (
+            {"OIDC_CLIENT_ID": "0oa1agenwork"},
+            "needs OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET",
+        ),
+        ({**SSO, "OIDC_ISSUER": "http://acme.okta.com"}, "must be an https URL"),
+        ({**SSO, "OIDC_SCOPES": "email profile"}, "must include openid"),
+    ],
+    ids=["no secret", "no issuer", "plain http", "no openid scope"],
+)
+def test_single_sign_on_half_configured_fails_at_start(values, message):
+    done = run("import django; django.setup()", **values)
+
+    assert done.returncode != 0
+    assert message in done.stderr
+
+
+def test_single_sign_on_is_read_whole_and_off_by_default():
+    names = ("OIDC_ISSUER", "OIDC_SCOPES", "OIDC_EXTERNAL_ID_CLAIM", "OIDC_PROVIDER_NAME")
+
+    off = settings_of(*names)
+    on = settings_of(*names, **SSO, OIDC_SCOPES="openid email", OIDC_PROVIDER_NAME="Okta")
+
+    assert off["OIDC_ISSUER"] == ""
+    assert on == {
+        "OIDC_ISSUER": "https://acme.okta.com",
+        "OIDC_SCOPES": ["openid", "email"],
+        "OIDC_EXTERNAL_ID_CLAIM": "sub",
+        "OIDC_PROVIDER_NAME": "Okta",
+    }
+
+
 def test_logs_are_json_in_production_and_text_with_debug():
     production = settings_of("LOG_FORMAT", DEBUG="false")
     development = settings_of("LOG_FORMAT", DEBUG="true")

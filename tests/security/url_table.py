@@ -38,6 +38,10 @@ class Redirect:
 
 
 LOGIN = Redirect("/accounts/login/")
+MY_PAGE = Redirect("/me/")  # the Dashboard sends a person who decides nothing to My agents
+# The identity provider's authorization endpoint: the tests' provider listens on 127.0.0.1
+# (tests/support/identity_provider.py), the console on the test client's `testserver`.
+PROVIDER = Redirect("http://127.0.0.1:")
 ADMIN_LOGIN = Redirect("/admin/login/")
 Expected = int | Redirect
 Answers = dict[str, Expected]
@@ -137,7 +141,9 @@ CACHEABLE = {"api/v1/openapi.json": 3600, "api/v1/docs/": 3600, "favicon.ico": 8
 
 ROUTES: dict[str, Route] = {
     # Dashboard and Activity
-    "": Route(roles(LOGIN, 403, 200, 200, 200), roles(LOGIN, 405, 405, 405, 405)),
+    "": Route(roles(LOGIN, MY_PAGE, 200, 200, 200), roles(LOGIN, 405, 405, 405, 405)),
+    # A person's own page: every login (an admin who is no person is told so)
+    "me/": Route(roles(LOGIN, 200, 200, 200, 200), roles(LOGIN, 405, 405, 405, 405)),
     "activity/": Route(roles(LOGIN, 403, 403, 403, 200), roles(*[405] * 5)),
     "activity/export.csv": Route(roles(LOGIN, 403, 403, 403, 200), roles(*[405] * 5)),
     # Requests
@@ -305,6 +311,10 @@ ROUTES: dict[str, Route] = {
         get=roles(200, 302, 302, 302, 302), post=roles(200, 302, 302, 302, 302)
     ),
     "accounts/logout/": public(get=roles(*[405] * 5), post=roles(*[302] * 5)),
+    # Single sign-on (configured in this suite's world): a link to the identity provider for
+    # anyone, and its answer, which no sign-in of these sessions awaits: 400, nothing stored
+    "accounts/oidc/start/": public(get=roles(*[PROVIDER] * 5), post=roles(*[405] * 5)),
+    "accounts/oidc/callback/": public(get=roles(*[400] * 5), post=roles(*[405] * 5)),
     "admin/": action(
         Route(
             get=roles(ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200),
