@@ -1,0 +1,196 @@
+"""The gateway's OAuth authorization server on the web process: metadata, registration, the
+consent page, and refusals that grant nothing (the whole flow: tests/browser/test_oauth_agent.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from urllib.parse import urlencode
+
+import pytest
+from oauth2_provider.models import get_access_token_model, get_application_model, get_grant_model
+
+from tests.factories import PersonFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+GATEWAY = "http://127.0.0.1:8300/mcp"
+REDIRECT = "http://127.0.0.1:33418/callback"
+VERIFIER = "a-verifier-long-enough-for-pkce-0123456789-abcdefghijk"
+
+
+@pytest.fixture(autouse=True)
+def gateway_url(settings):
+    settings.MCP_GATEWAY_URL = GATEWAY
+
+
+def challenge(verifier: str = VERIFIER) -> str:
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def register(client, **metadata):
+    body = {
+        "client_name": "Claude Desktop",
+        "redirect_uris": [REDIRECT],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+        **metadata,
+    }
+    return client.post("/oauth/register", json.dumps(body), content_type="application/json")
+
+
+def authorize_url(client_id: str, **params) -> str:
+    query = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": REDIRECT,
+        "code_challenge": challenge(),
+        "code_challenge_method": "S256",
+        "state": "xyz",
+        "scope": "mcp",
+        "resource": GATEWAY,
+        **params,
+    }
+    return "/oauth/authorize/?" + urlencode({k: v for k, v in query.items() if v is not None})
+
+
+def granted() -> tuple[int, int]:
+    """Grants and access tokens of agents (DCR's registration tokens have no user)."""
+    tokens = get_access_token_model().objects.filter(user__isnull=False).count()
+    return get_grant_model().objects.count(), tokens
+
+
+@pytest.fixture
+def ben(db):
+    user = UserFactory(username="ben")
+    return PersonFactory(name="Ben Kim", email="ben@example.com", user=user)
+
+
+def test_metadata_names_the_endpoints_s256_only_and_the_issuer(client, settings):
+    data = client.get("/.well-known/oauth-authorization-server").json()
+    site = settings.SITE_URL
+    assert data["issuer"] == site
+    assert data["authorization_endpoint"] == f"{site}/oauth/authorize/"
+    assert data["token_endpoint"] == f"{site}/oauth/token/"
+    assert data["registration_endpoint"] == f"{site}/oauth/register"
+    assert data["code_challenge_methods_supported"] == ["S256"]
+    assert data["response_types_supported"] == ["code"]
+    assert "mcp" in data["scopes_supported"]
+
+
+def test_registration_of_a_public_client(client):
+    response = register(client)
+    assert response.status_code == 201
+    data = response.json()
+    assert data["token_endpoint_auth_method"] == "none" and "client_secret" not in data
+    app = get_application_model().objects.get(client_id=data["client_id"])
+    assert app.name == "Claude Desktop" and app.client_type == "public"
+    assert app.redirect_uris == REDIRECT
+
+
+@pytest.mark.parametrize(
+    ("metadata", "says"),
+    [
+        ({"token_endpoint_auth_method": "client_secret_basic"}, "public client"),
+        ({"redirect_uris": []}, "redirect_uris"),
+        ({"redirect_uris": "http://x/cb"}, "redirect_uris must be an array"),
+        ({"redirect_uris": ["javascript:alert(1)"]}, "redirect_uris"),
+        ({"redirect_uris": ["not a url"]}, "redirect_uris"),
+        ({"grant_types": ["password"]}, "grant"),
+    ],
+)
+def test_bad_registrations_are_a_clear_400_and_store_nothing(client, metadata, says):
+    response = register(client, **metadata)
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_client_metadata"
+    assert says in response.json()["error_description"]
+    assert get_application_model().objects.count() == 0
+
+
+def test_registration_refuses_a_body_that_is_not_json(client):
+    response = client.post("/oauth/register", "{nope", content_type="application/json")
+    assert response.status_code == 400 and response.json()["error"] == "invalid_client_metadata"
+    assert get_application_model().objects.count() == 0
+
+
+def test_authorize_sends_an_anonymous_visitor_to_the_console_login(client):
+    client_id = register(client).json()["client_id"]
+    response = client.get(authorize_url(client_id))
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_consent_page_shows_the_client_and_its_redirect_address(client, ben):
+    client_id = register(client).json()["client_id"]
+    client.force_login(ben.user)
+    response = client.get(authorize_url(client_id))
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Claude Desktop" in page and REDIRECT in page and "ben@example.com" in page
+    assert "csrfmiddlewaretoken" in page
+    assert granted() == (0, 0)  # GET grants nothing
+
+
+@pytest.mark.parametrize(
+    ("params", "says"),
+    [
+        ({"resource": "https://elsewhere.example.com/mcp"}, "issues tokens for"),
+        ({"resource": None}, "Name the resource"),
+    ],
+)
+def test_authorize_refuses_another_resource(client, ben, params, says):
+    client_id = register(client).json()["client_id"]
+    client.force_login(ben.user)
+    response = client.get(authorize_url(client_id, **params))
+    assert response.status_code == 400 and says in response.content.decode()
+    assert granted() == (0, 0)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"redirect_uri": "http://127.0.0.1:33418/elsewhere"},
+        {"redirect_uri": REDIRECT + "/"},
+        {"code_challenge": None, "code_challenge_method": None},
+        {"code_challenge_method": "plain", "code_challenge": VERIFIER},
+    ],
+)
+def test_authorize_refuses_a_wrong_redirect_or_no_s256_challenge(client, ben, params):
+    client_id = register(client).json()["client_id"]
+    client.force_login(ben.user)
+    response = client.get(authorize_url(client_id, **params))
+    assert response.status_code in (302, 400)
+    location = response.get("Location", "")
+    assert not location.startswith(params.get("redirect_uri") or "http://nowhere/") or (
+        "error=" in location
+    )
+    if response.status_code == 302:  # to the client's registered address, with an error
+        assert location.startswith(REDIRECT + "?") and "error=" in location
+    assert "code=" not in location
+    assert granted() == (0, 0)
+
+
+def test_consent_post_without_csrf_is_refused(ben):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    client_id = register(strict).json()["client_id"]
+    strict.force_login(ben.user)
+    response = strict.post(
+        "/oauth/authorize/",
+        {
+            "allow": "Authorize",
+            "client_id": client_id,
+            "redirect_uri": REDIRECT,
+            "response_type": "code",
+            "scope": "mcp",
+            "code_challenge": challenge(),
+            "code_challenge_method": "S256",
+            "resource": GATEWAY,
+        },
+    )
+    assert response.status_code == 403
+    assert granted() == (0, 0)
