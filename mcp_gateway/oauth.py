@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from oauth2_provider.models import get_access_token_model
-from oauth2_provider.views import AuthorizationView, DynamicClientRegistrationView
+from oauth2_provider.views import AuthorizationView, DynamicClientRegistrationView, TokenView
 
 GATEWAY_SCOPE = "mcp"
 CODE_FLOW_GRANTS = {"authorization_code", "refresh_token"}
@@ -50,7 +51,11 @@ class GatewayAuthorizationView(AuthorizationView):
             refusal = 'PKCE takes code_challenge_method "S256" only.'
         if refusal:
             return _refused(request, refusal)
-        return super().get(request, *args, **kwargs)
+        response = super().get(request, *args, **kwargs)
+        form = (getattr(response, "context_data", None) or {}).get("form")
+        if response.status_code == 200 and form is not None:
+            _let_the_form_reach(response, form.initial.get("redirect_uri", ""))
+        return response
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         refusal = _resource_refusal(request.POST.get("resource", "").split())
@@ -59,10 +64,39 @@ class GatewayAuthorizationView(AuthorizationView):
         return super().post(request, *args, **kwargs)
 
 
+def _let_the_form_reach(response: HttpResponse, redirect_uri: str) -> None:
+    """Widen the page's form-action to the client's checked redirect address.
+
+    Browsers apply form-action to the redirect that follows a form's POST: with 'self' alone,
+    Allow would stop at our own 302 to the agent.
+    """
+    parts = urlsplit(redirect_uri)
+    if not parts.scheme:
+        return
+    source = f"{parts.scheme}://{parts.netloc}" if parts.netloc else f"{parts.scheme}:"
+    policy = settings.CONTENT_SECURITY_POLICY.replace(
+        "form-action 'self'", f"form-action 'self' {source}"
+    )
+    response.headers["Content-Security-Policy"] = policy
+
+
 def _refused(request: HttpRequest, description: str) -> HttpResponse:
     """The consent page's error, never a redirect: the client's redirect address is unchecked."""
     error = {"error": "invalid_request", "description": description}
     return render(request, "oauth2_provider/authorize.html", {"error": error}, status=400)
+
+
+class GatewayTokenView(TokenView):
+    """The toolkit's token endpoint; its every answer is JSON and says so.
+
+    Some refusals (invalid_target, RFC 8707) come from the toolkit without a Content-Type.
+    """
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = super().post(request, *args, **kwargs)
+        if not response.get("Content-Type", "").startswith("application/json"):
+            response["Content-Type"] = "application/json"
+        return response
 
 
 class GatewayClientRegistrationView(DynamicClientRegistrationView):

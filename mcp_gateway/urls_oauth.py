@@ -9,7 +9,11 @@ from __future__ import annotations
 from django.urls import path
 from oauth2_provider import views
 
-from mcp_gateway.oauth import GatewayAuthorizationView, GatewayClientRegistrationView
+from mcp_gateway.oauth import (
+    GatewayAuthorizationView,
+    GatewayClientRegistrationView,
+    GatewayTokenView,
+)
 
 app_name = "oauth2_provider"
 urlpatterns = [
@@ -19,7 +23,7 @@ urlpatterns = [
         name="oauth-server-metadata",
     ),
     path("oauth/authorize/", GatewayAuthorizationView.as_view(), name="authorize"),
-    path("oauth/token/", views.TokenView.as_view(), name="token"),
+    path("oauth/token/", GatewayTokenView.as_view(), name="token"),
     path("oauth/revoke/", views.RevokeTokenView.as_view(), name="revoke-token"),
     path("oauth/register", GatewayClientRegistrationView.as_view(), name="dcr-register"),
     path(

@@ -194,3 +194,102 @@ def test_consent_post_without_csrf_is_refused(ben):
     )
     assert response.status_code == 403
     assert granted() == (0, 0)
+
+
+def consented_code(client, person, client_id: str) -> str:
+    """The code the consent page's Allow sends to the client's redirect address."""
+    client.force_login(person.user)
+    response = client.post(
+        "/oauth/authorize/",
+        {
+            "allow": "Authorize",
+            "client_id": client_id,
+            "redirect_uri": REDIRECT,
+            "response_type": "code",
+            "scope": "mcp",
+            "state": "xyz",
+            "code_challenge": challenge(),
+            "code_challenge_method": "S256",
+            "resource": GATEWAY,
+        },
+    )
+    assert response.status_code == 302 and response["Location"].startswith(REDIRECT + "?")
+    query = dict(pair.split("=", 1) for pair in response["Location"].split("?", 1)[1].split("&"))
+    assert query["state"] == "xyz"
+    return query["code"]
+
+
+def exchange(client, client_id: str, **fields):
+    body = {
+        "grant_type": "authorization_code",
+        "client_id": client_id,
+        "redirect_uri": REDIRECT,
+        "code_verifier": VERIFIER,
+        "resource": GATEWAY,
+        **fields,
+    }
+    return client.post("/oauth/token/", {k: v for k, v in body.items() if v is not None})
+
+
+def test_a_code_works_once_and_binds_the_token_to_the_gateway(client, ben):
+    client_id = register(client).json()["client_id"]
+    code = consented_code(client, ben, client_id)
+    first = exchange(client, client_id, code=code)
+    assert first.status_code == 200, first.content
+    tokens = first.json()
+    assert tokens["scope"] == "mcp" and tokens["refresh_token"]
+    stored = get_access_token_model().objects.get(user=ben.user)
+    assert stored.resource == [GATEWAY]
+    assert stored.token == ""  # stored as its SHA-256 only
+    assert stored.token_checksum == hashlib.sha256(tokens["access_token"].encode()).hexdigest()
+
+    replay = exchange(client, client_id, code=code)
+    assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
+    assert get_access_token_model().objects.filter(user=ben.user).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({"code_verifier": None}, "invalid_request"),
+        (
+            {"code_verifier": "another-verifier-long-enough-for-pkce-0123456789-abc"},
+            "invalid_grant",
+        ),
+        ({"redirect_uri": "http://127.0.0.1:33418/elsewhere"}, "invalid_request"),
+        ({"resource": "https://elsewhere.example.com/mcp"}, "invalid_target"),
+    ],
+)
+def test_a_code_with_a_wrong_verifier_redirect_or_resource_grants_nothing(
+    client, ben, fields, error
+):
+    client_id = register(client).json()["client_id"]
+    code = consented_code(client, ben, client_id)
+    response = exchange(client, client_id, code=code, **fields)
+    assert response.status_code in (400, 401)
+    assert response.json()["error"] in {error, "invalid_grant", "invalid_request"}
+    assert not get_access_token_model().objects.filter(user=ben.user).exists()
+
+
+def test_refresh_rotates_and_a_reused_refresh_token_revokes_the_family(client, ben):
+    client_id = register(client).json()["client_id"]
+    tokens = exchange(client, client_id, code=consented_code(client, ben, client_id)).json()
+
+    def refresh(token: str):
+        return client.post(
+            "/oauth/token/",
+            {"grant_type": "refresh_token", "refresh_token": token, "client_id": client_id},
+        )
+
+    rotated = refresh(tokens["refresh_token"])
+    assert rotated.status_code == 200, rotated.content
+    fresh = rotated.json()
+    assert fresh["refresh_token"] != tokens["refresh_token"]
+    live = get_access_token_model().objects.get(user=ben.user)
+    assert live.resource == [GATEWAY]  # the refreshed token stays bound to the gateway
+
+    reused = refresh(tokens["refresh_token"])
+    assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"
+    # the whole family is revoked: the live access token is gone, its refresh token refused
+    assert not get_access_token_model().objects.filter(user=ben.user).exists()
+    assert refresh(fresh["refresh_token"]).status_code == 400
