@@ -26,9 +26,11 @@ from mcp.shared.auth import AuthorizationCodeResult
 from oauth2_provider.models import get_access_token_model, get_application_model, set_token_value
 from playwright.sync_api import expect
 
+from directory.models import Person
 from tests.factories import ConnectorFactory, PersonFactory, PolicyFactory, UserFactory
 from tests.support.gateway import (
     TIME_UPSTREAM,
+    as_person,
     fresh_snapshot_version,
     listed_tools,
     start_gateway,
@@ -190,7 +192,7 @@ def test_an_agent_signs_in_lists_tools_refreshes_and_a_reused_refresh_token_revo
     assert problems.errors == []
 
 
-def test_the_gateway_refuses_a_token_for_another_resource_or_a_person_less_login(
+def test_the_gateway_refuses_tokens_for_another_resource_or_of_no_person_and_locks_hold(
     gateway, ben, live_server
 ):
     app = get_application_model().objects.create(
@@ -216,6 +218,14 @@ def test_the_gateway_refuses_a_token_for_another_resource_or_a_person_less_login
     theirs = token(ben.user, ["https://elsewhere.example.com/mcp"], "theirs-0123456789abcdefghij")
     unbound = token(ben.user, [], "unbound-0123456789abcdefghijklmnopqrstu")
     nobody = token(UserFactory(username="nobody"), [gateway], "nobody-0123456789abcdefghijkl")
+    lee = PersonFactory(email="lee@example.com", status=Person.Status.LOCKED, user=UserFactory())
+    locked = token(lee.user, [gateway], "locked-0123456789abcdefghijklmnopqrstu")
+    base = gateway.removesuffix("/mcp")
+    assert set(as_person(base, ours, listed_tools)) == {
+        "time_get_current_time",
+        "time_convert_time",
+    }
+    assert as_person(base, locked, listed_tools) == {}  # a locked person: no tools
     assert tools_list_status(gateway, ours) == 200
     assert tools_list_status(gateway, theirs) == 401
     assert tools_list_status(gateway, unbound) == 401
