@@ -17,11 +17,20 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.models import get_access_token_model
-from oauth2_provider.views import AuthorizationView, DynamicClientRegistrationView, TokenView
+from oauth2_provider.views import (
+    AuthorizationView,
+    DynamicClientRegistrationView,
+    OAuthServerMetadataView,
+    RevokeTokenView,
+    TokenView,
+)
 
 GATEWAY_SCOPE = "mcp"
 CODE_FLOW_GRANTS = {"authorization_code", "refresh_token"}
+LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
 
 def gateway_resource() -> str:
@@ -37,6 +46,37 @@ def _resource_refusal(resources: list[str]) -> str:
     if others:
         return f"This server issues tokens for {gateway_resource()} only, not for {others[0]!r}."
     return ""
+
+
+class AgentCors:
+    """Any origin may call this endpoint from a page (the MCP Inspector does its OAuth there).
+
+    Safe: these endpoints read no cookie; a client id, a code, a verifier or a token is the
+    credential. Mixed in before the toolkit's view; the preflight is answered here.
+    """
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.method == "OPTIONS":
+            response = HttpResponse(status=204)
+            response["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+            response["Access-Control-Allow-Headers"] = (
+                "Authorization, Content-Type, MCP-Protocol-Version"
+            )
+            response["Access-Control-Max-Age"] = "86400"
+        else:
+            response = super().dispatch(request, *args, **kwargs)
+        response["Access-Control-Allow-Origin"] = "*"
+        return response
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class GatewayMetadataView(AgentCors, OAuthServerMetadataView):
+    """The toolkit's authorization server metadata (RFC 8414), callable from a page."""
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class GatewayRevokeTokenView(AgentCors, RevokeTokenView):
+    """The toolkit's token revocation (RFC 7009), callable from a page."""
 
 
 class GatewayAuthorizationView(AuthorizationView):
@@ -86,7 +126,8 @@ def _refused(request: HttpRequest, description: str) -> HttpResponse:
     return render(request, "oauth2_provider/authorize.html", {"error": error}, status=400)
 
 
-class GatewayTokenView(TokenView):
+@method_decorator(csrf_exempt, name="dispatch")
+class GatewayTokenView(AgentCors, TokenView):
     """The toolkit's token endpoint; its every answer is JSON and says so.
 
     Some refusals (invalid_target, RFC 8707) come from the toolkit without a Content-Type.
@@ -99,7 +140,8 @@ class GatewayTokenView(TokenView):
         return response
 
 
-class GatewayClientRegistrationView(DynamicClientRegistrationView):
+@method_decorator(csrf_exempt, name="dispatch")
+class GatewayClientRegistrationView(AgentCors, DynamicClientRegistrationView):
     """The toolkit's dynamic client registration (RFC 7591), for public code-flow clients only."""
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
@@ -122,6 +164,11 @@ def _registration_refusal(metadata: dict) -> str:
     grant_types = metadata.get("grant_types", ["authorization_code"])
     if isinstance(grant_types, list) and not set(grant_types) <= CODE_FLOW_GRANTS:
         return "grant_types may be authorization_code and refresh_token only."
+    redirect_uris = metadata.get("redirect_uris")
+    for uri in redirect_uris if isinstance(redirect_uris, list) else []:
+        parts = urlsplit(uri) if isinstance(uri, str) else None
+        if parts and parts.scheme == "http" and parts.hostname not in LOOPBACK:
+            return f"{uri!r}: an http redirect address must be on this machine (localhost)."
     response_types = metadata.get("response_types", ["code"])
     if isinstance(response_types, list) and response_types != ["code"]:
         return 'response_types may be ["code"] only.'

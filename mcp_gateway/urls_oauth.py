@@ -12,6 +12,8 @@ from oauth2_provider import views
 from mcp_gateway.oauth import (
     GatewayAuthorizationView,
     GatewayClientRegistrationView,
+    GatewayMetadataView,
+    GatewayRevokeTokenView,
     GatewayTokenView,
 )
 
@@ -19,12 +21,12 @@ app_name = "oauth2_provider"
 urlpatterns = [
     path(
         ".well-known/oauth-authorization-server",
-        views.OAuthServerMetadataView.as_view(),
+        GatewayMetadataView.as_view(),
         name="oauth-server-metadata",
     ),
     path("oauth/authorize/", GatewayAuthorizationView.as_view(), name="authorize"),
     path("oauth/token/", GatewayTokenView.as_view(), name="token"),
-    path("oauth/revoke/", views.RevokeTokenView.as_view(), name="revoke-token"),
+    path("oauth/revoke/", GatewayRevokeTokenView.as_view(), name="revoke-token"),
     path("oauth/register", GatewayClientRegistrationView.as_view(), name="dcr-register"),
     path(
         "oauth/register/<str:client_id>/",

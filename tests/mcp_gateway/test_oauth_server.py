@@ -101,6 +101,7 @@ def test_registration_of_a_public_client(client):
         ({"redirect_uris": ["javascript:alert(1)"]}, "redirect_uris"),
         ({"redirect_uris": ["not a url"]}, "redirect_uris"),
         ({"grant_types": ["password"]}, "grant"),
+        ({"redirect_uris": ["http://agent.example.com/cb"]}, "on this machine"),
     ],
 )
 def test_bad_registrations_are_a_clear_400_and_store_nothing(client, metadata, says):
@@ -293,3 +294,31 @@ def test_refresh_rotates_and_a_reused_refresh_token_revokes_the_family(client, b
     # the whole family is revoked: the live access token is gone, its refresh token refused
     assert not get_access_token_model().objects.filter(user=ben.user).exists()
     assert refresh(fresh["refresh_token"]).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "path", ["/.well-known/oauth-authorization-server", "/oauth/token/", "/oauth/register"]
+)
+def test_pages_of_any_origin_may_call_the_agents_endpoints_without_cookies(client, path):
+    origin = {"HTTP_ORIGIN": "http://localhost:6274"}
+    preflight = client.options(
+        path,
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="content-type, mcp-protocol-version",
+        **origin,
+    )
+    assert preflight.status_code == 204
+    assert preflight["Access-Control-Allow-Origin"] == "*"
+    assert "mcp-protocol-version" in preflight["Access-Control-Allow-Headers"].lower()
+    assert "Access-Control-Allow-Credentials" not in preflight
+    answer = (
+        client.get(path, **origin) if path.startswith("/.well") else client.post(path, **origin)
+    )
+    assert answer["Access-Control-Allow-Origin"] == "*"
+
+
+def test_the_consent_page_is_not_open_to_other_origins(client, ben):
+    client_id = register(client).json()["client_id"]
+    client.force_login(ben.user)
+    response = client.get(authorize_url(client_id), HTTP_ORIGIN="http://localhost:6274")
+    assert "Access-Control-Allow-Origin" not in response
