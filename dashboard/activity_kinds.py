@@ -26,4 +26,5 @@ OBJECT_TYPES = (
     ("group", "Group"),
     ("api_key", "API key"),
     ("gateway_token", "Gateway token"),
+    ("agent_authorization", "Agent authorization"),
 )

@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
-from oauth2_provider.models import get_access_token_model
+from oauth2_provider.models import get_access_token_model, get_application_model
 from oauth2_provider.views import (
     AuthorizationView,
     DynamicClientRegistrationView,
@@ -27,6 +27,9 @@ from oauth2_provider.views import (
     RevokeTokenView,
     TokenView,
 )
+
+from audit.models import AuditEntry
+from audit.services import audit_record
 
 GATEWAY_SCOPE = "mcp"
 CODE_FLOW_GRANTS = {"authorization_code", "refresh_token"}
@@ -69,7 +72,6 @@ class AgentCors:
         return response
 
 
-@method_decorator(csrf_exempt, name="dispatch")
 class GatewayMetadataView(AgentCors, OAuthServerMetadataView):
     """The toolkit's authorization server metadata (RFC 8414), callable from a page."""
 
@@ -101,7 +103,34 @@ class GatewayAuthorizationView(AuthorizationView):
         refusal = _resource_refusal(request.POST.get("resource", "").split())
         if refusal:
             return _refused(request, refusal)
-        return super().post(request, *args, **kwargs)
+        response = super().post(request, *args, **kwargs)
+        if "code=" in urlsplit(response.get("Location", "")).query:
+            _audit_authorization(request)
+        return response
+
+
+def _audit_authorization(request: HttpRequest) -> None:
+    """The Activity trail's entry for a consent given: who let which agent in, back to where."""
+    client_id = request.POST.get("client_id", "")
+    app = get_application_model().objects.filter(client_id=client_id).first()
+    name = (app.name if app else "") or "an unnamed agent"
+    person = getattr(request.user, "person", None)
+    who = person.email if person else request.user.get_username()
+    audit_record(
+        actor=request.user,
+        action=AuditEntry.Action.CREATED,
+        object_type="agent_authorization",
+        object_id=client_id,
+        object_repr=f"{name} for {who}"[:200],
+        after={
+            "client": name,
+            "client_id": client_id,
+            "redirect_uri": request.POST.get("redirect_uri", ""),
+            "resource": request.POST.get("resource", ""),
+            "scope": request.POST.get("scope", ""),
+            "person": who,
+        },
+    )
 
 
 def _let_the_form_reach(response: HttpResponse, redirect_uri: str) -> None:

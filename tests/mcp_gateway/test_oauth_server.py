@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 import pytest
 from oauth2_provider.models import get_access_token_model, get_application_model, get_grant_model
 
+from audit.models import AuditEntry
 from tests.factories import PersonFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -244,6 +245,14 @@ def test_a_code_works_once_and_binds_the_token_to_the_gateway(client, ben):
     assert stored.token == ""  # stored as its SHA-256 only
     assert stored.token_checksum == hashlib.sha256(tokens["access_token"].encode()).hexdigest()
 
+    entry = AuditEntry.objects.get(object_type="agent_authorization")
+    assert (entry.actor, entry.object_id, entry.object_repr) == (
+        ben.user,
+        client_id,
+        "Claude Desktop for ben@example.com",
+    )
+    assert entry.after["redirect_uri"] == REDIRECT and entry.after["resource"] == GATEWAY
+
     replay = exchange(client, client_id, code=code)
     assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
     assert get_access_token_model().objects.filter(user=ben.user).count() == 1
@@ -322,3 +331,25 @@ def test_the_consent_page_is_not_open_to_other_origins(client, ben):
     client.force_login(ben.user)
     response = client.get(authorize_url(client_id), HTTP_ORIGIN="http://localhost:6274")
     assert "Access-Control-Allow-Origin" not in response
+
+
+def test_cancel_on_the_consent_page_grants_nothing_and_says_so_to_the_agent(client, ben):
+    client_id = register(client).json()["client_id"]
+    client.force_login(ben.user)
+    response = client.post(
+        "/oauth/authorize/",
+        {
+            "client_id": client_id,
+            "redirect_uri": REDIRECT,
+            "response_type": "code",
+            "scope": "mcp",
+            "state": "xyz",
+            "code_challenge": challenge(),
+            "code_challenge_method": "S256",
+            "resource": GATEWAY,
+        },
+    )
+    assert response.status_code == 302
+    assert response["Location"].startswith(REDIRECT + "?error=access_denied")
+    assert granted() == (0, 0)
+    assert not AuditEntry.objects.filter(object_type="agent_authorization").exists()
