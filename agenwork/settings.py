@@ -123,6 +123,7 @@ INSTALLED_APPS = [
     "django_tables2",
     "django_filters",
     "template_partials",
+    "oauth2_provider",
     "agenwork",
     "audit",
     "directory",
@@ -174,6 +175,9 @@ TEMPLATES = [
     }
 ]
 
+# Checks silenced on purpose, each with its reason where it is added.
+SILENCED_SYSTEM_CHECKS: list[str] = []
+
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'agenwork.sqlite3'}")
 try:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
@@ -190,7 +194,7 @@ elif DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     )
     # Covering indexes (INCLUDE) serve the Dashboard on PostgreSQL; SQLite builds them without.
-    SILENCED_SYSTEM_CHECKS = ["models.W040"]
+    SILENCED_SYSTEM_CHECKS.append("models.W040")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -413,6 +417,32 @@ MCP_GATEWAY_URL = env_str("MCP_GATEWAY_URL", f"http://{_site.hostname}:8001/mcp"
 _gateway = urlsplit(MCP_GATEWAY_URL)
 if _gateway.scheme not in {"http", "https"} or not _gateway.hostname:
     raise ImproperlyConfigured(f"MCP_GATEWAY_URL={MCP_GATEWAY_URL!r} must be an http(s) URL")
+
+# agenwork as the OAuth 2.1 authorization server of its MCP gateway (mcp_gateway/oauth.py): the
+# toolkit does the protocol; these make it OAuth 2.1 as MCP's authorization specification asks.
+OAUTH2_PROVIDER = {
+    "OIDC_ISS_ENDPOINT": SITE_URL,  # the issuer (RFC 8414) the gateway's metadata names
+    "SCOPES": {"mcp": "Use the MCP gateway's tools as you, under the company's policies"},
+    "DEFAULT_SCOPES": ["mcp"],
+    "PKCE_REQUIRED": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,  # S256 only
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,  # tokens stored as their SHA-256 only
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,  # RFC 9207: the issuer in the redirect
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("OAUTH_ACCESS_TOKEN_SECONDS", 3600),
+    "REFRESH_TOKEN_EXPIRE_SECONDS": env_int("OAUTH_REFRESH_TOKEN_SECONDS", 30 * 24 * 3600),
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,  # a rotated refresh token used again revokes all
+    "REQUEST_APPROVAL_PROMPT": "force",  # the consent page every time
+    "DCR_ENABLED": True,  # MCP clients register themselves (RFC 7591): public clients only
+    "DCR_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.dcr.AllowAllDCRPermission",),
+}
+# Agents on the person's machine receive the code on a loopback http address (RFC 8252), as MCP's
+# authorization specification allows; registration refuses http anywhere else (oauth.py).
+SILENCED_SYSTEM_CHECKS.append("oauth2_provider.W008")
 
 if LOG_FORMAT not in {"json", "text"}:
     raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} must be json or text")

@@ -25,6 +25,8 @@ urlpatterns = [
     # connector's upstream (connectors/<slug>/upstream/), loaded into those pages by htmx.
     path("", include("mcp_gateway.urls")),
     path("me/", include("dashboard.me.urls")),
+    # The gateway's OAuth authorization server: /.well-known/oauth-authorization-server, /oauth/.
+    path("", include("mcp_gateway.urls_oauth")),
     path("settings/api-keys/", include("gateways.urls")),
     path("api/v1/", include("api.urls")),
     path("scim/v2/", include("directory.scim.urls")),

@@ -28,4 +28,5 @@ OBJECT_TYPES = (
     ("gateway_token", "Gateway token"),
     ("sign_in", "Sign-in"),
     ("login", "Console login"),
+    ("agent_authorization", "Agent authorization"),
 )

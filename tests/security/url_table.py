@@ -106,6 +106,11 @@ def signed_webhook() -> Route:
     return Route(roles(*[405] * 5), roles(*[403] * 5), csrf_exempt=True, acts=True)
 
 
+def oauth_endpoint(get: Expected, post: Expected, url=None) -> Route:
+    """An OAuth protocol endpoint for agents: the same answer for every role; CSRF-exempt."""
+    return Route(roles(*[get] * 5), roles(*[post] * 5), url, csrf_exempt=True)
+
+
 def public(get: Answers, post: Answers, url=None) -> Route:
     return Route(get, post, url)
 
@@ -303,6 +308,19 @@ ROUTES: dict[str, Route] = {
     # The approver link: no login, the token is the credential; only its POST decides
     "a/<path:token>/": action(
         public(get=roles(*[200] * 5), post=roles(*[400] * 5), url=lambda w: f"/a/{w.token}/")
+    ),
+    # The MCP gateway's OAuth authorization server (mcp_gateway/urls_oauth.py): the metadata is
+    # public; the consent page needs a console login; the protocol endpoints are the agents'
+    # (no session, no CSRF token: a client id, a code, a verifier or a registration token).
+    ".well-known/oauth-authorization-server": public(roles(*[200] * 5), roles(*[405] * 5)),
+    "oauth/authorize/": action(
+        public(get=roles(LOGIN, 400, 400, 400, 400), post=roles(LOGIN, 400, 400, 400, 400))
+    ),
+    "oauth/token/": action(oauth_endpoint(get=405, post=400)),
+    "oauth/revoke/": action(oauth_endpoint(get=405, post=400)),
+    "oauth/register": action(oauth_endpoint(get=405, post=400)),
+    "oauth/register/<str:client_id>/": action(
+        oauth_endpoint(get=401, post=405, url=lambda w: "/oauth/register/no-such-client/")
     ),
     # The icon browsers ask for by themselves: a redirect to the static file
     "favicon.ico": public(get=roles(*[302] * 5), post=roles(*[405] * 5)),

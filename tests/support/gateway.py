@@ -67,13 +67,19 @@ HOLD_ENV = {"MCP_HOLD_SECONDS": "3", "MCP_HOLD_PROGRESS_SECONDS": "1", "MCP_HOLD
 
 
 def start_gateway(
-    upstreams: dict[str, Any], log: Path, *, database: str = "", **settings: str
+    upstreams: dict[str, Any],
+    log: Path,
+    *,
+    database: str = "",
+    port: int | None = None,
+    **settings: str,
 ) -> Gateway:
     """Start the gateway in front of these stdio upstreams; return once /healthz answers.
 
     - `settings`: environment variables for the gateway, over HOLD_ENV (MCP_HOLD_SECONDS="30").
+    - `port`: when the caller must know it first (MCP_GATEWAY_URL names it); else a free one.
     """
-    port = free_port()
+    port = port or free_port()
     env = {
         **os.environ,
         "DATABASE_URL": database or database_url(),
