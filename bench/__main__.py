@@ -1,8 +1,9 @@
 """Run every benchmark against the benchmark database and rewrite docs/benchmarks.md.
 
-Usage: python -m bench [--requests N] [--skip-seed] [--only NAME]
+Usage: python -m bench [--requests N] [--skip-seed] [--only NAME] [--no-doc]
 
-The whole run seeds the database once, then runs each benchmark in its own Python process.
+The whole run seeds the database once, then runs each benchmark in its own Python process and
+rewrites docs/benchmarks.md; `--only NAME` replaces only that benchmark's rows there.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from bench import (
     bench_decisions_api,
     bench_email_latency,
     bench_evaluation,
+    bench_mcp_gateway,
     bench_requests_page,
     bench_sweep,
 )
@@ -36,6 +38,7 @@ BENCHES = {
     "decisions_api": ("Decisions API under load", bench_decisions_api),
     "email_latency": ("Request to email, one worker", bench_email_latency),
     "sweep": ("The sweep over 100,000 due reminders", bench_sweep),
+    "mcp_gateway": ("MCP gateway: allowed calls and held calls", bench_mcp_gateway),
 }
 
 
@@ -113,17 +116,49 @@ def write_doc(results: list[Result], requests: int, seconds: float) -> None:
         "| Area | Figure | Measured | Target | Met | Detail |",
         "|---|---|---|---|---|---|",
     ]
-    for r in results:
-        lines.append(
-            f"| {r.area} | {r.name} | {r.value:.2f} {r.unit} | {r.target} | "
-            f"{'yes' if r.ok else '**no**'} | {r.note} |"
-        )
-    lines += ["", "## Method"]
+    lines += [_row(r) for r in results]
+    lines += _method()
+    DOC.write_text("\n".join(lines))
+
+
+def _row(r: Result) -> str:
+    return (
+        f"| {r.area} | {r.name} | {r.value:.2f} {r.unit} | {r.target} | "
+        f"{'yes' if r.ok else '**no**'} | {r.note} |"
+    )
+
+
+def _method() -> list[str]:
+    lines = ["", "## Method"]
     for title, module in BENCHES.values():
         lines += ["", f"### {title}", ""]
         lines += [line.strip() for line in (module.__doc__ or "").strip().splitlines()]
-    lines.append("")
-    DOC.write_text("\n".join(lines))
+    return [*lines, ""]
+
+
+def update_doc(name: str, results: list[Result], seconds: float) -> None:
+    """Put one benchmark's figures into docs/benchmarks.md in place of its old rows; keep the rest.
+
+    - The header says when that benchmark was last measured on its own, and the load then.
+    """
+    title = BENCHES[name][0]
+    areas = {r.area for r in results}
+    old = DOC.read_text().split("\n## Method")[0].rstrip("\n").split("\n")
+    stamp = f"- {title}: measured on its own (`python -m bench --only {name}`)"
+    header = [line for line in old if not line.startswith("|") and not line.startswith(stamp)]
+    header = [line for line in header if line]  # the blank lines are put back below
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    load = " ".join(f"{n:.1f}" for n in os.getloadavg())
+    header.append(f"{stamp} on {when}, {machine()}, in {seconds:.0f} s, load after {load}")
+    rows = [line for line in old if line.startswith("|")]
+    kept = [line for line in rows if line.split("|")[1].strip() not in areas]
+    at = next((i for i, line in enumerate(rows) if line not in kept), len(rows))
+    at = len([line for line in rows[:at] if line in kept])
+    table = kept[:at] + [_row(r) for r in results] + kept[at:]
+    title_lines, bullets = header[:2], header[2:]
+    DOC.write_text(
+        "\n".join([title_lines[0], "", title_lines[1], "", *bullets, "", *table, *_method()])
+    )
 
 
 def run_isolated(name: str) -> list[Result]:
@@ -165,6 +200,9 @@ def main() -> int:
     if not args.no_doc and args.only is None:
         write_doc(results, args.requests, time.perf_counter() - started)
         print(f"wrote {DOC}")
+    elif not args.no_doc and args.results is None and DOC.exists():
+        update_doc(args.only, results, time.perf_counter() - started)
+        print(f"updated {DOC}: {BENCHES[args.only][0]}")
     return 0 if all(r.ok for r in results) else 1
 
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 import anyio
-from asgiref.sync import sync_to_async
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from connectors.models import Connector
+from mcp_gateway.database import off_loop
 from mcp_gateway.pool import UpstreamPool
 from mcp_gateway.rules import upstream_failed
 from mcp_gateway.upstreams import Upstream, stdio_upstreams, upstream_of
@@ -47,14 +47,14 @@ async def upstream_reached(connector_slug: str, *, status: str | None = None) ->
     ):
         _seen_connected.add(connector_slug)
         return
-    await sync_to_async(upstream_recovered)(connector_slug)
+    await off_loop(upstream_recovered)(connector_slug)
     _seen_connected.add(connector_slug)
 
 
 async def upstream_unreachable(connector_slug: str, fault: str) -> None:
     """The upstream is down, slow or answering garbage: the connector shows Error with the fault."""
     _seen_connected.discard(connector_slug)
-    await sync_to_async(upstream_failed)(connector_slug, fault)
+    await off_loop(upstream_failed)(connector_slug, fault)
 
 
 def _backed_connectors() -> list[tuple[str, str, Upstream]]:
@@ -75,7 +75,7 @@ def _backed_connectors() -> list[tuple[str, str, Upstream]]:
 
 async def gateway_health(pool: UpstreamPool) -> dict[str, Any]:
     """Each upstream probed live; raises when the database is down."""
-    backed = await sync_to_async(_backed_connectors)()
+    backed = await off_loop(_backed_connectors)()
     upstreams: dict[str, dict[str, Any]] = {}
 
     async def probe(slug: str, status: str, upstream: Upstream) -> None:

@@ -16,9 +16,9 @@ from typing import Any
 
 import anyio
 import mcp_types as types
-from asgiref.sync import sync_to_async
 from django.conf import settings
 
+from mcp_gateway.database import off_loop
 from mcp_gateway.forwarding import forward_call, tool_error
 from mcp_gateway.rules import (
     CallVerdict,
@@ -69,7 +69,7 @@ class Waiters:
             if not self._events:
                 return
             try:
-                decided = await sync_to_async(decided_among)(list(self._events))
+                decided = await off_loop(decided_among)(list(self._events))
             except Exception:  # the database is away: the calls keep waiting, the poll retries
                 logger.exception("held calls: could not read their requests")
                 continue
@@ -109,13 +109,13 @@ async def hold_call(
 async def _settle(held: HeldCall, agent: str) -> Settled | None:
     """Consume the approval (shielded: a half-done consume is never left), then check the client."""
     with anyio.CancelScope(shield=True):
-        settled = await sync_to_async(settle_held_call)(held.request_pk, agent)
+        settled = await off_loop(settle_held_call)(held.request_pk, agent)
     try:
         await anyio.lowlevel.checkpoint()  # raises here if the client went away meanwhile
     except anyio.get_cancelled_exc_class():
         if settled is not None and settled.forward:
             with anyio.CancelScope(shield=True):
-                await sync_to_async(release_held_call)(held.request_pk, settled, agent)
+                await off_loop(release_held_call)(held.request_pk, settled, agent)
         raise
     return settled
 
@@ -130,7 +130,7 @@ async def _forward_once(
         result = await forward_call(verdict.upstream, verdict.upstream_tool, arguments)
         took_ms = round((time.monotonic() - started) * 1000)
         error = _error_text(result) if result.is_error else ""
-        await sync_to_async(record_execution)(held.request_pk, agent, took_ms, error)
+        await off_loop(record_execution)(held.request_pk, agent, took_ms, error)
     return result
 
 

@@ -1,7 +1,7 @@
 """agenwork's rules at the gateway: which tools a person sees, and what a call's decision means.
 
 - Everything here is synchronous Django code; the server (server.py) runs it through
-  sync_to_async, so the event loop never waits on the database.
+  off_loop (database.py), on a pool of threads, so the event loop never waits on the database.
 - Calls are decided by requests_app.decisions.decide_call, the code behind /api/v1/decisions:
   the same DecisionLog, dedupe, grants and approval requests.
 """
@@ -13,12 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from django.db import close_old_connections
-from django.db.models import Q
 from django.utils import timezone
 
 from approval_flows.models import ApprovalLevel
-from connectors.models import Connector, Tool
-from mcp_gateway.upstreams import Upstream, stdio_upstreams, upstream_of
+from connectors.models import Connector
+from mcp_gateway.catalog import gateway_tools
+from mcp_gateway.upstreams import Upstream
 from policies.evaluation import (
     ALLOW,
     APPROVAL_REQUIRED,
@@ -87,52 +87,67 @@ class Settled:
     consumed_at: datetime | None = None
 
 
-def upstream_tools_query(commands: dict[str, Upstream]):
-    """The tools of connectors backed by an upstream server, not marked missing."""
-    backed = Q(connector__slug__in=list(commands)) | ~Q(connector__upstream_url="")
-    return Tool.objects.filter(backed, missing_since__isnull=True).select_related("connector")
+def visible_tools(email: str, snapshot_version: int | None = None) -> list[VisibleTool]:
+    """The upstream tools the engine would not deny this person, marked when a human must act.
 
-
-def visible_tools(email: str) -> list[VisibleTool]:
-    """The upstream tools the engine would not deny this person, marked when a human must act."""
+    - `snapshot_version`: the policy snapshot's version if the caller read it already.
+    """
     close_old_connections()
-    snapshot, now = current_snapshot(), timezone.now()
+    snapshot, now = current_snapshot(version=snapshot_version), timezone.now()
     visible = []
-    for tool in upstream_tools_query(stdio_upstreams()).order_by("key"):
+    for tool in gateway_tools(snapshot).values():
         decision = evaluate(
-            snapshot, Call(user=email, connector=tool.connector.slug, tools=(tool.key,)), now=now
+            snapshot, Call(user=email, connector=tool.connector, tools=(tool.key,)), now=now
         )
         if decision.decision == DENY:
             continue
         mark = MARKS.get(decision.decision)
         description = f"{mark} {tool.description}" if mark else tool.description
-        schema = tool.input_schema or {"type": "object"}
-        visible.append(VisibleTool(key=tool.key, description=description, input_schema=schema))
+        visible.append(
+            VisibleTool(key=tool.key, description=description, input_schema=tool.input_schema)
+        )
     return visible
 
 
-def call_verdict(*, email: str, key: str, arguments: dict[str, Any], agent: str) -> CallVerdict:
-    """Decide a tools/call in process (logged, deduplicated, a request created when needed)."""
+def tool_input_schemas() -> dict[str, dict[str, Any]]:
+    """Every upstream tool's input schema by key, as tools/list gives it."""
     close_old_connections()
-    commands = stdio_upstreams()
-    tool = upstream_tools_query(commands).filter(key=key).first()
+    return {key: tool.input_schema for key, tool in gateway_tools(current_snapshot()).items()}
+
+
+def call_verdict(
+    *,
+    email: str,
+    key: str,
+    arguments: dict[str, Any],
+    agent: str,
+    snapshot_version: int | None = None,
+) -> CallVerdict:
+    """Decide a tools/call in process (logged, deduplicated, a request created when needed).
+
+    - `snapshot_version`: the policy snapshot's version if the caller read it already (the
+      gateway reads it with the token); without it, one query reads it.
+    """
+    close_old_connections()
+    snapshot = current_snapshot(version=snapshot_version)  # the tools come with the snapshot
+    tool = gateway_tools(snapshot).get(key)
     if tool is None:
         return CallVerdict(message=f"Unknown tool {key!r}: it is not one of this gateway's tools.")
-    call = Call(user=email, connector=tool.connector.slug, tools=(key,))
+    call = Call(user=email, connector=tool.connector, tools=(key,))
     try:
         outcome = decide_call(
             call=call,
             api_key=None,
             agent=agent,
             arguments=arguments,
+            snapshot_version=snapshot.version,
             attach_approved=True,
             channel=Channel.GATEWAY,
         )
     except InvalidCall as exc:
         return CallVerdict(message=f"Unknown tool: {exc}")
     decision = outcome.decision
-    upstream = upstream_of(tool.connector, commands)
-    upstream_tool = key.removeprefix(f"{call.connector}_")
+    upstream, upstream_tool = tool.upstream, key.removeprefix(f"{call.connector}_")
     if decision.decision == ALLOW:
         return CallVerdict(upstream=upstream, upstream_tool=upstream_tool)
     if decision.decision == APPROVAL_REQUIRED and outcome.access_request is not None:

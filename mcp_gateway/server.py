@@ -2,9 +2,10 @@
 
 - The SDK does the protocol (both revision eras, sessions, the Bearer check's 401 with
   `WWW-Authenticate`); this module plugs in agenwork's token check and rules (rules.py).
-- Database work runs through sync_to_async: the event loop never waits on a query.
+- Database work runs through off_loop (database.py): the event loop never waits on a query.
 - The server's lifespan runs the upstream session pool (pool.py) and the task that tells open
-  sessions when their tools changed (watch.py).
+  sessions when their tools changed (watch.py), which also keeps the tools' input schemas that the
+  SDK checks a call's Mcp-Param headers against (schemas.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Any
 
 import anyio
 import mcp_types as types
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
 from mcp.server.auth.middleware.auth_context import get_access_token
@@ -29,15 +29,23 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from mcp_gateway.database import off_loop
 from mcp_gateway.forwarding import forward_call, tool_error
 from mcp_gateway.health import gateway_health
 from mcp_gateway.holds import WAITERS, hold_call
 from mcp_gateway.oauth import GATEWAY_SCOPE, gateway_resource, oauth_token_authenticate
 from mcp_gateway.pool import upstream_pool
 from mcp_gateway.rules import call_verdict, visible_tools
+from mcp_gateway.schemas import ToolSchemas
 from mcp_gateway.tokens import TOKEN_SCHEME, gateway_token_authenticate
 from mcp_gateway.upstreams import fault_text
 from mcp_gateway.watch import ToolListNotifier, watch_snapshot_version
+
+
+class GatewayAccessToken(AccessToken):
+    """The SDK's access token, with the policy snapshot's version read along with the token."""
+
+    snapshot_version: int | None = None
 
 
 class GatewayTokenVerifier:
@@ -45,17 +53,18 @@ class GatewayTokenVerifier:
 
     async def verify_token(self, token: str) -> AccessToken | None:
         if not token.startswith(f"{TOKEN_SCHEME}_"):
-            return await sync_to_async(_oauth_access_token)(token)
-        found = await sync_to_async(_authenticate)(token)
+            return await off_loop(_oauth_access_token)(token)
+        found = await off_loop(_authenticate)(token)
         if found is None:
             return None
         # A personal gateway token is for this gateway and all it serves its person.
-        return AccessToken(
+        return GatewayAccessToken(
             token=token,
             client_id=found.prefix,
             scopes=[GATEWAY_SCOPE],
             resource=gateway_resource(),
-            subject=found.person.email,
+            subject=found.person_email,
+            snapshot_version=found.snapshot_version,
         )
 
 
@@ -80,10 +89,12 @@ def _oauth_access_token(raw: str) -> AccessToken | None:
     )
 
 
-def _caller_email() -> str:
-    """The email of the person whose token this request carries (the SDK checked it)."""
+def _caller() -> tuple[str, int | None]:
+    """The email of the person whose token this request carries (the SDK checked it), and the
+    policy snapshot's version as read with the token."""
     token = get_access_token()
-    return token.subject if token and token.subject else ""
+    email = token.subject if token and token.subject else ""
+    return email, token.snapshot_version if isinstance(token, GatewayAccessToken) else None
 
 
 def _agent(ctx: Any) -> str:
@@ -96,7 +107,8 @@ def _agent(ctx: Any) -> str:
 async def list_tools(
     ctx: Any, params: types.PaginatedRequestParams | None
 ) -> types.ListToolsResult:
-    tools = await sync_to_async(visible_tools)(_caller_email())
+    email, snapshot_version = _caller()
+    tools = await off_loop(visible_tools)(email, snapshot_version)
     return types.ListToolsResult(
         tools=[
             types.Tool(name=t.key, description=t.description, input_schema=t.input_schema)
@@ -107,8 +119,13 @@ async def list_tools(
 
 async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
     arguments = dict(params.arguments or {})
-    verdict = await sync_to_async(call_verdict)(
-        email=_caller_email(), key=params.name, arguments=arguments, agent=_agent(ctx)
+    email, snapshot_version = _caller()
+    verdict = await off_loop(call_verdict)(
+        email=email,
+        key=params.name,
+        arguments=arguments,
+        agent=_agent(ctx),
+        snapshot_version=snapshot_version,
     )
     if verdict.upstream is None:
         return tool_error(verdict.message or f"{params.name} has no upstream server now.")
@@ -137,13 +154,13 @@ class GatewayServer(Server):
         return super().create_initialization_options(options, *args, **kwargs)
 
 
-def _lifespan(notifier: ToolListNotifier):
+def _lifespan(notifier: ToolListNotifier, schemas: ToolSchemas):
     """The server's lifespan: the upstream pool and the snapshot watcher run while it runs."""
 
     @asynccontextmanager
     async def lifespan(server: Server) -> AsyncIterator[dict[str, Any]]:
         async with upstream_pool.run(), anyio.create_task_group() as tasks:
-            tasks.start_soon(watch_snapshot_version, notifier)
+            tasks.start_soon(watch_snapshot_version, notifier, schemas)
             try:
                 yield {}
             finally:
@@ -155,14 +172,15 @@ def _lifespan(notifier: ToolListNotifier):
 
 def gateway_app(*, host: str = "127.0.0.1") -> Starlette:
     """The gateway's ASGI app: /mcp (Bearer gateway token) and /healthz."""
-    notifier = ToolListNotifier()
+    notifier, schemas = ToolListNotifier(), ToolSchemas()
     server = GatewayServer(
         "agenwork",
         version="0.1.0",
         on_list_tools=list_tools,
         on_call_tool=call_tool,
         on_subscriptions_listen=notifier.listen,
-        lifespan=_lifespan(notifier),
+        get_tool_input_schema=schemas.lookup,
+        lifespan=_lifespan(notifier, schemas),
     )
     server.middleware.append(notifier.track)
     security = None

@@ -15,12 +15,13 @@ import logging
 from typing import Any
 
 import anyio
-from asgiref.sync import sync_to_async
 from django.db import close_old_connections
 from mcp.server.connection import Connection
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ToolsListChanged
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from mcp_gateway.database import off_loop
+from mcp_gateway.schemas import ToolSchemas
 from policies.snapshot import stored_snapshot_version
 
 logger = logging.getLogger(__name__)
@@ -86,17 +87,20 @@ def _read_version() -> int:
 
 
 async def watch_snapshot_version(
-    notifier: ToolListNotifier, *, interval: float = WATCH_INTERVAL
+    notifier: ToolListNotifier, schemas: ToolSchemas, *, interval: float = WATCH_INTERVAL
 ) -> None:
-    """Forever: read the snapshot version every `interval` seconds; tell sessions when it moved."""
+    """Forever: read the snapshot version every `interval` seconds; when it moved (or first),
+    read the tools' schemas again and tell the open sessions."""
     last: int | None = None
     failing = False
     while True:
         try:
-            version = await sync_to_async(_read_version)()
+            version = await off_loop(_read_version)()
+            if version != last:
+                await schemas.refresh()
         except Exception as exc:  # the database is away: said once, tried again next time
             if not failing:
-                logger.warning("could not read the policy snapshot version: %s", exc)
+                logger.warning("could not read the policy snapshot or the tools: %s", exc)
             failing = True
         else:
             failing = False

@@ -15,9 +15,12 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from connectors.models import Tool
 from directory.models import Person
 from mcp_gateway.models import GatewayToken
+from mcp_gateway.schemas import ToolSchemas
 from mcp_gateway.tokens import gateway_token_create, gateway_token_revoke
+from mcp_gateway.upstreams import run_blocking
 from policies.models import DecisionLog
 from tests.factories import (
     ApprovalFlowFactory,
@@ -127,6 +130,24 @@ def test_an_unknown_tool_is_a_tool_error_and_nothing_is_stored(gateway, scenario
     result = as_person(gateway, token_of(scenario["ben"]), call("time_nope", {}))
     assert result.is_error and "Unknown tool" in text_of(result)
     assert not DecisionLog.objects.exists()
+
+
+def test_a_tool_marked_missing_upstream_is_unknown_to_the_very_next_call(gateway, scenario):
+    ben, now_in_utc = token_of(scenario["ben"]), call("time_get_current_time", {"timezone": "UTC"})
+    assert not as_person(gateway, ben, now_in_utc).is_error
+    tool = Tool.objects.get(key="time_get_current_time")
+    tool.missing_since = timezone.now()
+    tool.save()  # as sync_connector_tools marks it: the snapshot version moves
+    result = as_person(gateway, ben, now_in_utc)
+    assert result.is_error and "Unknown tool" in text_of(result)
+
+
+def test_the_sdk_gets_each_tools_input_schema_from_memory(scenario):
+    schemas = ToolSchemas()
+    run_blocking(schemas.refresh)
+    stored = Tool.objects.get(key="time_convert_time").input_schema
+    assert stored["properties"] and schemas.lookup("time_convert_time") == stored
+    assert schemas.lookup("time_nope") is None
 
 
 def _status_of(base: str, token: str | None) -> tuple[int, str]:

@@ -20,6 +20,7 @@ from mcp_gateway.tokens import (
     gateway_token_create,
     gateway_token_revoke,
 )
+from policies.snapshot import bump_snapshot_version, stored_snapshot_version
 from tests.factories import PersonFactory
 
 pytestmark = pytest.mark.django_db
@@ -58,6 +59,19 @@ def test_a_token_authenticates_its_person_and_records_its_use():
     found = gateway_token_authenticate(issued.raw_token)
     assert found.person == issued.token.person
     assert GatewayToken.objects.get().last_used_at is not None
+
+
+def test_the_compiled_lookup_reads_what_the_orm_reads_with_the_email_and_snapshot_version():
+    gateway_token_create(person=PersonFactory())
+    issued = gateway_token_create(person=PersonFactory(email="ben@example.com"), expires_in_days=9)
+    bump_snapshot_version()
+    bump_snapshot_version()
+    found = gateway_token_authenticate(issued.raw_token)
+    orm = GatewayToken.objects.get(prefix=issued.token.prefix)
+    fields = [f.attname for f in GatewayToken._meta.concrete_fields]
+    assert [getattr(found, f) for f in fields] == [getattr(orm, f) for f in fields]
+    assert found.person_email == "ben@example.com"
+    assert found.snapshot_version == stored_snapshot_version() >= 2
 
 
 @pytest.mark.parametrize(
