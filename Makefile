@@ -61,12 +61,16 @@ $(VENV)/.installed-dev: pyproject.toml $(PY)
 # --- run ----------------------------------------------------------------------------------------
 
 # The first step makes the folders under var/ (AGENWORK_VAR_DIR) and, once, var/secret_key: the key
-# that every process and any manage.py command of this checkout share (agenwork/embedded.py).
+# that every process and any manage.py command of this checkout share (agenwork/embedded.py); and
+# the demo's MCP servers: var/mcp_upstreams.json and the git repository var/demo-repo.
 run: $(VENV)/.installed-local
 	$(RUN_ENV) $(PY) -m agenwork.embedded
 	$(RUN_ENV) $(PY) manage.py migrate --noinput
 	$(RUN_ENV) $(PY) manage.py seed_demo
 	$(RUN_ENV) $(PY) manage.py load_connector_catalog
+	@# The demo's time and repo connectors: their tools' descriptions and schemas from the real
+	@# servers that the first step configured (var/mcp_upstreams.json).
+	$(RUN_ENV) $(PY) manage.py sync_connector_tools
 	@# Collected as a deployment collects them (DEBUG off, the manifest): the manage.py commands
 	@# the README shows run without DEBUG and would otherwise warn that pages cannot find them.
 	$(PY) manage.py collectstatic --noinput --verbosity 0
@@ -74,6 +78,7 @@ run: $(VENV)/.installed-local
 	@echo "================================================================"
 	@echo "  agenwork is starting on  http://127.0.0.1:$(PORT)/"
 	@echo "  MCP gateway:             http://127.0.0.1:$$(($(PORT) + 300))/mcp"
+	@echo "  Ben's agent token:       .venv/bin/python manage.py create_gateway_token ben@example.com"
 	@echo "  admin login:             $(DEMO_LOGIN)"
 	@echo "  approver login:          $(DEMO_APPROVER)"
 	@echo "  mail is written to       var/mail/    (Ctrl-C stops everything)"
@@ -98,9 +103,17 @@ format: $(VENV)/.installed-dev
 # Lint first (cheap), then the suite. Exit code 5 (no test collected) fails like any other.
 test: $(VENV)/.installed-dev services lint pytest
 
+# The identity provider of the sign-in tests (tests/support/oidc_provider/: oidc-provider from
+# npm, run by Node): installed from its lock file, again only when the lock file changes.
+IDP_DIR = tests/support/oidc_provider
+$(IDP_DIR)/node_modules/.package-lock.json: $(IDP_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "make: npm is missing: the sign-in tests run an identity provider on Node.js 20.19+" >&2; exit 1; }
+	npm ci --prefix $(IDP_DIR) --no-audit --no-fund --loglevel=error
+	touch $@
+
 # collectstatic first: with DEBUG off pages use the manifest storage, as in the Docker image, and
 # a stylesheet pointing at a missing file fails here rather than in `docker build`.
-pytest: $(VENV)/.installed-dev services
+pytest: $(VENV)/.installed-dev services $(IDP_DIR)/node_modules/.package-lock.json
 	mkdir -p var
 	rm -f $(JUNIT)
 	$(TEST_ENV) $(PY) manage.py collectstatic --noinput --clear --verbosity 0

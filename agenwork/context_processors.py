@@ -19,6 +19,10 @@ SIDEBAR = (
     ("Settings", "gateways:list", "settings"),
 )
 APPROVER_ITEMS = 2
+# Every login that is a person of the directory has a page of its own, below the rest.
+PERSON_ITEM = ("My agents", "me:agents", "agent")
+ADMIN, APPROVER, PERSON = "admin", "approver", "person"
+ROLE_LABELS = {ADMIN: "Admin", APPROVER: "Approver", PERSON: "Requester"}
 
 
 def console(request: HttpRequest) -> dict[str, object]:
@@ -29,10 +33,20 @@ def console(request: HttpRequest) -> dict[str, object]:
         return cached
     user = getattr(request, "user", None)
     admin = bool(user and is_admin(user))
+    # A view that found the login decides nothing says so (`request.console_role = PERSON`):
+    # no Dashboard or Requests for it. Every other non-admin page is an approver's.
+    role = ADMIN if admin else getattr(request, "console_role", APPROVER)
+    entries = list(SIDEBAR if admin else () if role == PERSON else SIDEBAR[:APPROVER_ITEMS])
+    if user is not None and getattr(user, "person", None) is not None:
+        entries.append(PERSON_ITEM)
     items = []
-    for label, url_name, icon in SIDEBAR if admin else SIDEBAR[:APPROVER_ITEMS]:
+    for label, url_name, icon in entries:
         url = reverse(url_name)
         active = request.path == url or (url != "/" and request.path.startswith(url))
         items.append({"label": label, "url": url, "icon": icon, "active": active})
-    request._console_context = {"sidebar": items, "is_admin": admin}
+    request._console_context = {
+        "sidebar": items,
+        "is_admin": admin,
+        "role_label": ROLE_LABELS[role],
+    }
     return request._console_context

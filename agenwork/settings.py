@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from agenwork.embedded import read_secret_key
+from agenwork.embedded import read_demo_upstreams, read_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("AGENWORK_VAR_DIR", BASE_DIR / "var"))
@@ -123,6 +123,7 @@ INSTALLED_APPS = [
     "django_tables2",
     "django_filters",
     "template_partials",
+    "oauth2_provider",
     "agenwork",
     "audit",
     "directory",
@@ -174,6 +175,9 @@ TEMPLATES = [
     }
 ]
 
+# Checks silenced on purpose, each with its reason where it is added.
+SILENCED_SYSTEM_CHECKS: list[str] = []
+
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'agenwork.sqlite3'}")
 try:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
@@ -190,7 +194,7 @@ elif DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     )
     # Covering indexes (INCLUDE) serve the Dashboard on PostgreSQL; SQLite builds them without.
-    SILENCED_SYSTEM_CHECKS = ["models.W040"]
+    SILENCED_SYSTEM_CHECKS.append("models.W040")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -249,6 +253,39 @@ CONTENT_SECURITY_POLICY = (
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
+
+# --- Single sign-on: the console's sign-in through the company's OpenID Connect provider --------
+# Unset OIDC_ISSUER: only the local password login (break-glass, and `make run`). The endpoints
+# are discovered from OIDC_ISSUER/.well-known/openid-configuration (directory/oidc.py).
+OIDC_ISSUER = env_str("OIDC_ISSUER").strip()
+OIDC_CLIENT_ID = env_str("OIDC_CLIENT_ID").strip()
+OIDC_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET").strip()
+OIDC_SCOPES = env_str("OIDC_SCOPES", "openid email profile").split()
+# What the login page's button says: "Sign in with Okta".
+OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME", "single sign-on").strip()
+# The claim matched to a person's external id (Person.external_id): `sub` by default; `oid`
+# for Microsoft Entra ID when SCIM writes the object id there.
+OIDC_EXTERNAL_ID_CLAIM = env_str("OIDC_EXTERNAL_ID_CLAIM", "sub").strip()
+OIDC_TIMEOUT_SECONDS = env_int("OIDC_TIMEOUT_SECONDS", 10)
+if OIDC_ISSUER or OIDC_CLIENT_ID or OIDC_CLIENT_SECRET:
+    _issuer = urlsplit(OIDC_ISSUER)
+    _local_issuer = _issuer.hostname in {"localhost", "127.0.0.1", "::1"}
+    if not (OIDC_ISSUER and OIDC_CLIENT_ID and OIDC_CLIENT_SECRET):
+        raise ImproperlyConfigured(
+            "Single sign-on needs OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET together"
+        )
+    if _issuer.scheme != "https" and not (_issuer.scheme == "http" and _local_issuer):
+        raise ImproperlyConfigured(
+            f"OIDC_ISSUER={OIDC_ISSUER!r} must be an https URL (http only on this machine)"
+        )
+    if _issuer.query or _issuer.fragment:
+        raise ImproperlyConfigured(f"OIDC_ISSUER={OIDC_ISSUER!r} has no query or fragment")
+    if "openid" not in OIDC_SCOPES:
+        raise ImproperlyConfigured(f"OIDC_SCOPES={' '.join(OIDC_SCOPES)!r} must include openid")
+    if not OIDC_EXTERNAL_ID_CLAIM or not 1 <= OIDC_TIMEOUT_SECONDS <= 120:
+        raise ImproperlyConfigured(
+            "OIDC_EXTERNAL_ID_CLAIM must name a claim; OIDC_TIMEOUT_SECONDS must be 1..120"
+        )
 
 # --- Login throttling: failures per username and per address, then a cool-off -------------------
 LOGIN_FAILURES_PER_USERNAME = env_int("LOGIN_FAILURES_PER_USERNAME", 5)
@@ -353,7 +390,11 @@ LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json")
 # --- MCP gateway (mcp_gateway/) ------------------------------------------------------------------
 # Upstream MCP servers started as local commands, by connector slug: JSON in MCP_UPSTREAMS or in
 # the file MCP_UPSTREAMS_FILE names. Only ops set it: no page can make the server run a program.
+# On the embedded defaults (no DATABASE_URL) and with neither set, the file `make run` writes:
+# the demo's time and repo servers (agenwork/embedded.py).
 MCP_UPSTREAMS = env_str("MCP_UPSTREAMS", "")
+if not MCP_UPSTREAMS.strip() and not env_or_file("DATABASE_URL"):
+    MCP_UPSTREAMS = read_demo_upstreams(VAR_DIR)
 # Seconds a call to an upstream may take (a connector's upstream_timeout_seconds wins).
 MCP_UPSTREAM_TIMEOUT = env_int("MCP_UPSTREAM_TIMEOUT", 30)
 if MCP_UPSTREAM_TIMEOUT < 1:
@@ -376,6 +417,32 @@ MCP_GATEWAY_URL = env_str("MCP_GATEWAY_URL", f"http://{_site.hostname}:8001/mcp"
 _gateway = urlsplit(MCP_GATEWAY_URL)
 if _gateway.scheme not in {"http", "https"} or not _gateway.hostname:
     raise ImproperlyConfigured(f"MCP_GATEWAY_URL={MCP_GATEWAY_URL!r} must be an http(s) URL")
+
+# agenwork as the OAuth 2.1 authorization server of its MCP gateway (mcp_gateway/oauth.py): the
+# toolkit does the protocol; these make it OAuth 2.1 as MCP's authorization specification asks.
+OAUTH2_PROVIDER = {
+    "OIDC_ISS_ENDPOINT": SITE_URL,  # the issuer (RFC 8414) the gateway's metadata names
+    "SCOPES": {"mcp": "Use the MCP gateway's tools as you, under the company's policies"},
+    "DEFAULT_SCOPES": ["mcp"],
+    "PKCE_REQUIRED": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,  # S256 only
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,  # tokens stored as their SHA-256 only
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,  # RFC 9207: the issuer in the redirect
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("OAUTH_ACCESS_TOKEN_SECONDS", 3600),
+    "REFRESH_TOKEN_EXPIRE_SECONDS": env_int("OAUTH_REFRESH_TOKEN_SECONDS", 30 * 24 * 3600),
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,  # a rotated refresh token used again revokes all
+    "REQUEST_APPROVAL_PROMPT": "force",  # the consent page every time
+    "DCR_ENABLED": True,  # MCP clients register themselves (RFC 7591): public clients only
+    "DCR_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.dcr.AllowAllDCRPermission",),
+}
+# Agents on the person's machine receive the code on a loopback http address (RFC 8252), as MCP's
+# authorization specification allows; registration refuses http anywhere else (oauth.py).
+SILENCED_SYSTEM_CHECKS.append("oauth2_provider.W008")
 
 if LOG_FORMAT not in {"json", "text"}:
     raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} must be json or text")

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 
 class AuditEntry(models.Model):
-    """One change to a policy, flow, connector, person, group or key. Append-only."""
+    """One change to a policy, flow, connector, person, group or key, or a sign-in. Append-only."""
 
     class Action(models.TextChoices):
         CREATED = "created", "Created"
@@ -17,6 +17,8 @@ class AuditEntry(models.Model):
         REVOKED = "revoked", "Revoked"
         LOCKED = "locked", "Locked"
         UNLOCKED = "unlocked", "Unlocked"
+        SIGNED_IN = "signed_in", "Signed in"
+        REFUSED = "refused", "Sign-in refused"
 
     created_at = models.DateTimeField(default=timezone.now)
     actor = models.ForeignKey(

@@ -26,4 +26,7 @@ OBJECT_TYPES = (
     ("group", "Group"),
     ("api_key", "API key"),
     ("gateway_token", "Gateway token"),
+    ("sign_in", "Sign-in"),
+    ("login", "Console login"),
+    ("agent_authorization", "Agent authorization"),
 )

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
@@ -29,8 +29,13 @@ PENDING_WIDGET_SIZE = 8
 @login_required
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    """Admins: every request and approver; approvers: their flows and their own figures."""
+    """Admins: every request and approver; approvers: their flows and their own figures.
+
+    - Anyone else who is a person of the directory is sent to their own page (My agents).
+    """
     flow_ids = approver_flow_ids(request.user)
+    if flow_ids == [] and getattr(request.user, "person", None) is not None:
+        return redirect("me:agents")  # a person who decides nothing: their own page
     if flow_ids == []:
         raise PermissionDenied("Your login has no access to agenwork yet. Ask an admin.")
     pending = request_list(request.user, flow_ids).filter(status=AccessRequest.Status.PENDING)

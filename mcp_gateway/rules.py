@@ -29,7 +29,6 @@ from policies.evaluation import (
     InvalidCall,
     evaluate,
 )
-from policies.models import Policy
 from policies.snapshot import current_snapshot
 from requests_app.decisions import decide_call
 from requests_app.models import AccessRequest, Channel
@@ -143,6 +142,7 @@ def call_verdict(
             arguments=arguments,
             snapshot_version=snapshot.version,
             attach_approved=True,
+            channel=Channel.GATEWAY,
         )
     except InvalidCall as exc:
         return CallVerdict(message=f"Unknown tool: {exc}")
@@ -164,16 +164,10 @@ def call_verdict(
     return CallVerdict(message=_deny_text(decision))
 
 
-def _policy_name(decision: Decision) -> str:
-    policy_id = next((t.policy_id for t in decision.tools if t.policy_id), None)
-    policy = Policy.objects.filter(pk=policy_id).values_list("name", flat=True).first()
-    return f"policy “{policy}”" if policy else "no policy allows it"
-
-
 def _deny_text(decision: Decision) -> str:
     return (
         f"Denied by agenwork ({decision.reason_code}): {decision.reason} "
-        f"({_policy_name(decision)}). The call was not executed. "
+        "The call was not executed. "
         "Do not retry; ask an admin if you need this tool."
     )
 
@@ -181,7 +175,7 @@ def _deny_text(decision: Decision) -> str:
 def _step_up_text(decision: Decision) -> str:
     return (
         f"Step-up verification required ({decision.reason_code}): {decision.reason} "
-        f"({_policy_name(decision)}). The call was not executed. The person must verify their "
+        "The call was not executed. The person must verify their "
         "identity again before this tool runs; the gateway cannot do that yet, so ask an admin."
     )
 
@@ -259,7 +253,7 @@ def record_execution(request_pk: int, agent: str, took_ms: int, error: str) -> N
 
 
 def _gateway_actor(agent: str) -> Actor:
-    return Actor(name=agent or "MCP gateway", channel=Channel.API)
+    return Actor(name=agent or "MCP gateway", channel=Channel.GATEWAY)
 
 
 def still_pending_text(held: HeldCall, waited_s: int) -> str:

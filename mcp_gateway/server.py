@@ -33,10 +33,11 @@ from mcp_gateway.database import off_loop
 from mcp_gateway.forwarding import forward_call, tool_error
 from mcp_gateway.health import gateway_health
 from mcp_gateway.holds import WAITERS, hold_call
+from mcp_gateway.oauth import GATEWAY_SCOPE, gateway_resource, oauth_token_authenticate
 from mcp_gateway.pool import upstream_pool
 from mcp_gateway.rules import call_verdict, visible_tools
 from mcp_gateway.schemas import ToolSchemas
-from mcp_gateway.tokens import gateway_token_authenticate
+from mcp_gateway.tokens import TOKEN_SCHEME, gateway_token_authenticate
 from mcp_gateway.upstreams import fault_text
 from mcp_gateway.watch import ToolListNotifier, watch_snapshot_version
 
@@ -48,16 +49,20 @@ class GatewayAccessToken(AccessToken):
 
 
 class GatewayTokenVerifier:
-    """The SDK's TokenVerifier over personal gateway tokens: a usable token names its person."""
+    """The SDK's TokenVerifier: personal gateway tokens, and OAuth access tokens (oauth.py)."""
 
     async def verify_token(self, token: str) -> AccessToken | None:
+        if not token.startswith(f"{TOKEN_SCHEME}_"):
+            return await off_loop(_oauth_access_token)(token)
         found = await off_loop(_authenticate)(token)
         if found is None:
             return None
+        # A personal gateway token is for this gateway and all it serves its person.
         return GatewayAccessToken(
             token=token,
             client_id=found.prefix,
-            scopes=[],
+            scopes=[GATEWAY_SCOPE],
+            resource=gateway_resource(),
             subject=found.person_email,
             snapshot_version=found.snapshot_version,
         )
@@ -66,6 +71,22 @@ class GatewayTokenVerifier:
 def _authenticate(raw: str):
     close_old_connections()
     return gateway_token_authenticate(raw)
+
+
+def _oauth_access_token(raw: str) -> AccessToken | None:
+    """An OAuth access token as the SDK checks it: its resource and scopes, its person's email."""
+    close_old_connections()
+    caller = oauth_token_authenticate(raw)
+    if caller is None:
+        return None
+    return AccessToken(
+        token=raw,
+        client_id=caller.client_id,
+        scopes=caller.scopes,
+        expires_at=caller.expires_at,
+        resource=caller.resource,
+        subject=caller.email,
+    )
 
 
 def _caller() -> tuple[str, int | None]:
@@ -171,7 +192,14 @@ def gateway_app(*, host: str = "127.0.0.1") -> Starlette:
         streamable_http_path="/mcp",
         host=host,
         transport_security=security,
-        auth=AuthSettings(issuer_url=settings.SITE_URL, resource_server_url=None),
+        # Protected resource metadata (RFC 9728) names agenwork's web process as the
+        # authorization server; the SDK refuses OAuth tokens issued for another resource.
+        auth=AuthSettings(
+            issuer_url=settings.SITE_URL,
+            resource_server_url=gateway_resource(),
+            validate_token_resource=True,
+            required_scopes=[GATEWAY_SCOPE],
+        ),
         token_verifier=GatewayTokenVerifier(),
         custom_starlette_routes=[Route("/healthz", healthz, methods=["GET"])],
     )

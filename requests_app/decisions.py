@@ -88,6 +88,7 @@ def decide_call(
     arguments: Any = None,
     snapshot_version: int | None = None,
     attach_approved: bool = False,
+    channel: str = Channel.API,
 ) -> CallOutcome:
     """Decide a gateway's call, create or reuse its approval request, and log the decision.
 
@@ -95,6 +96,7 @@ def decide_call(
     - `snapshot_version`: the policy snapshot's version if the caller read it already.
     - `attach_approved`: the same call approved once and not yet used gets that request back
       (the MCP gateway's retry of a held call), rather than a new one.
+    - `channel`: where a created request says it came from (the API, or the MCP gateway).
     - Raises policies.evaluation.InvalidCall (unknown connector or tool) before writing anything.
     """
     now = timezone.now()
@@ -117,7 +119,13 @@ def decide_call(
         return _logged(decision, pending, call, api_key, agent, now)
     with transaction.atomic():  # the request and its log line: both stored, or neither
         access_request = request_for_decision(
-            decision=decision, key=key, api_key=api_key, note=note, agent=agent, arguments=arguments
+            decision=decision,
+            key=key,
+            api_key=api_key,
+            note=note,
+            agent=agent,
+            arguments=arguments,
+            channel=channel,
         )
         return _logged(decision, access_request, call, api_key, agent, now)
 
@@ -151,7 +159,14 @@ def _pending_request(key: str) -> AccessRequest | None:
 
 
 def request_for_decision(
-    *, decision: Decision, key: str, api_key: ApiKey | None, note: str, agent: str, arguments: Any
+    *,
+    decision: Decision,
+    key: str,
+    api_key: ApiKey | None,
+    note: str,
+    agent: str,
+    arguments: Any,
+    channel: str = Channel.API,
 ) -> AccessRequest:
     """Create the pending request for this call (the caller found none under `key`).
 
@@ -174,7 +189,7 @@ def request_for_decision(
                 arguments=arguments,
                 dedupe_key=key,
                 api_key=api_key,
-                actor=Actor(name=agent or requester.name, channel=Channel.API),
+                actor=Actor(name=agent or requester.name, channel=channel),
             )
     except IntegrityError:
         # Another identical call created it first; the unique index made us wait for its commit.

@@ -25,6 +25,7 @@ class Channel(models.TextChoices):
     TIMEOUT = "timeout", "Timeout"
     POLICY = "policy", "Policy"
     API = "api", "API"
+    GATEWAY = "mcp", "MCP gateway"
     SYSTEM = "system", "System"
 
 

@@ -10,6 +10,7 @@ The requester, Ana, has no login at all.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,12 @@ from tests.factories import (
     make_request,
 )
 from tests.support.demo import DemoRows, take_demo_rows
+from tests.support.identity_provider import (
+    IdentityProvider,
+    ProviderNotStarted,
+    RegisteredClient,
+    start_identity_provider,
+)
 from tests.support.workers import pin_redis_databases
 
 # Before any test or fixture reads them: under pytest-xdist each worker has its own Redis dbs.
@@ -159,6 +166,38 @@ def celery_eager():
 
     with celery_settings(task_always_eager=True):
         yield
+
+
+@pytest.fixture(scope="session")
+def identity_provider(tmp_path_factory) -> Iterator[IdentityProvider]:
+    """The company's identity provider: oidc-provider in Node, one per session (and worker)."""
+    try:
+        provider = start_identity_provider(tmp_path_factory.mktemp("identity-provider"))
+    except ProviderNotStarted as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture
+def single_sign_on(settings, identity_provider) -> RegisteredClient:
+    """The console signs in through the identity provider: a client of this test's own,
+    registered with SITE_URL's callback as its one redirect URI (set SITE_URL first)."""
+    client = identity_provider.register_client(f"{settings.SITE_URL}/accounts/oidc/callback/")
+    settings.OIDC_ISSUER = identity_provider.issuer
+    settings.OIDC_CLIENT_ID = client.client_id
+    settings.OIDC_CLIENT_SECRET = client.client_secret
+    settings.OIDC_PROVIDER_NAME = "Acme SSO"
+    return client
+
+
+@pytest.fixture
+def sso_people(requester, approver_user, flow) -> Person:
+    """The directory the identity provider's accounts meet (tests/support/identity_provider.py):
+    Ana without a login, Dana an approver with hers, Lena locked, Kim by external id only."""
+    PersonFactory(name="Lena Locked", email="lena@example.com", status=Person.Status.LOCKED)
+    PersonFactory(name="Kim Park", email="kim@example.com", external_id="emp-0042")
+    return requester
 
 
 @pytest.fixture

@@ -8,7 +8,13 @@ import pytest
 from django.urls import resolve
 
 from tests.conftest import PASSWORD
-from tests.factories import ApprovalFlowFactory, ApprovalLevelFactory, GroupFactory, make_request
+from tests.factories import (
+    ApprovalFlowFactory,
+    ApprovalLevelFactory,
+    GroupFactory,
+    UserFactory,
+    make_request,
+)
 
 LOGIN = "/accounts/login/"
 LOGOUT = "/accounts/logout/"
@@ -120,7 +126,7 @@ def test_sidebar_lists_every_page_for_admins(admin_client, access_request):
 
 def test_sidebar_shows_approvers_only_what_they_may_open(approver_client, access_request):
     body = html(approver_client.get("/"))
-    assert sidebar_labels(body) == ["Dashboard", "Requests"]
+    assert sidebar_labels(body) == ["Dashboard", "Requests", "My agents"]
     for href in PAGES:
         assert f'href="{href}"' not in body
 
@@ -227,8 +233,15 @@ def test_dashboard_links_to_more_when_many_are_pending(admin_client, requester, 
     assert "More pending requests" in body
 
 
-def test_dashboard_is_forbidden_to_outsider(outsider_client, access_request):
+def test_dashboard_sends_an_outsider_to_their_own_page(outsider_client, access_request):
     response = outsider_client.get("/")
+    assert response.status_code == 302
+    assert response["Location"] == "/me/"
+
+
+def test_dashboard_is_forbidden_to_a_login_that_is_nobody(client, access_request):
+    client.force_login(UserFactory(username="stray"))
+    response = client.get("/")
     assert response.status_code == 403
     assert "Ana Lopez" not in html(response)
 

@@ -22,6 +22,7 @@ from connectors.models import Connector, Tool
 from directory.models import Group, Person
 from policies.models import Policy
 from policies.services import PolicyData, policy_validate
+from requests_app.demo.mcp_connectors import MCP_CONNECTORS, REPO_CHANGES, REPO_DENIED, REPO_READS
 from requests_app.models import AccessRequest
 from requests_app.services import dedupe_key_for, request_create
 
@@ -80,7 +81,8 @@ FLOWS: dict[str, dict[str, Any]] = {
         "enabled": True,
     },
     ENGINEERING_FLOW: {
-        "description": "Security approves GitHub and Slack changes outside a team's own tools.",
+        "description": "Security approves Engineering's Slack posts, commits to the demo "
+        "repository and Sales' GitHub issues.",
         "channel_email": True,
         "channel_sms": False,
         "min_approvals": 1,
@@ -126,6 +128,19 @@ POLICIES = (
      "Engineers' agents may post or delete Slack messages once a Security approver agrees.",
      "slack", ("slack_messages_send", "slack_messages_delete"),
      False, ("Engineering",), Policy.Action.APPROVAL, ENGINEERING_FLOW),
+    # The connectors backed by real MCP servers (mcp_connectors.py).
+    ("Everyone may ask the time",
+     "Agents may read the current time and convert it between timezones.",
+     "time", (), True, (), Policy.Action.ALLOW, None),
+    ("Engineering reads the demo repository",
+     "Engineers' agents may read the demo repository: status, diffs, log, commits, branches.",
+     "repo", REPO_READS, False, ("Engineering",), Policy.Action.ALLOW, None),
+    ("Engineering changes the demo repository with approval",
+     "Engineers' agents may stage, commit and branch once a Security approver agrees.",
+     "repo", REPO_CHANGES, False, ("Engineering",), Policy.Action.APPROVAL, ENGINEERING_FLOW),
+    ("No agent resets or checks out the demo repository",
+     "Resetting the index and switching branches are left to people: agents are refused.",
+     "repo", REPO_DENIED, True, (), Policy.Action.DENY, None),
 )  # fmt: skip
 
 
@@ -179,22 +194,44 @@ def _seed_connectors() -> tuple[dict[str, Connector], dict[str, Tool]]:
     connectors: dict[str, Connector] = {}
     tools: dict[str, Tool] = {}
     for slug, name, status, tool_specs in CONNECTORS:
-        connector, _ = Connector.objects.update_or_create(
-            slug=slug, defaults={"name": name, "icon": slug, "status": status, "enabled": True}
-        )
-        connectors[slug] = connector
+        connectors[slug] = connector = _upsert_connector(slug, name, status=status)
         for key, access, description in tool_specs:
-            # An access kind an admin chose by hand survives a second seed, as with the catalog.
-            tools[key], _ = Tool.objects.update_or_create(
-                connector=connector,
-                key=key,
-                defaults={"description": description, "enabled": True},
-                create_defaults={"access": access, "description": description, "enabled": True},
-            )
-            if tools[key].access != access and not tools[key].access_overridden:
-                tools[key].access = access
-                tools[key].save(update_fields=["access"])
+            tools[key] = _upsert_tool(connector, key, access, description, restore=True)
+    for slug, name, tool_specs in MCP_CONNECTORS:
+        # The upstream owns the state, descriptions and schemas: set when created, then synced.
+        connectors[slug] = connector = _upsert_connector(slug, name)
+        for key, access, description in tool_specs:
+            tools[key] = _upsert_tool(connector, key, access, description, restore=False)
     return connectors, tools
+
+
+def _upsert_connector(slug: str, name: str, *, status: str | None = None) -> Connector:
+    values = {"name": name, "icon": slug, "enabled": True}
+    if status is not None:
+        values["status"] = status
+    return Connector.objects.update_or_create(slug=slug, defaults=values)[0]
+
+
+def _upsert_tool(
+    connector: Connector, key: str, access: str, description: str, *, restore: bool
+) -> Tool:
+    """The tool, enabled; its description brought back too when `restore`.
+
+    - An access kind an admin chose by hand survives a second seed, as with the catalog.
+    """
+    defaults: dict[str, Any] = {"enabled": True}
+    if restore:
+        defaults["description"] = description
+    tool, _ = Tool.objects.update_or_create(
+        connector=connector,
+        key=key,
+        defaults=defaults,
+        create_defaults={"access": access, "description": description, "enabled": True},
+    )
+    if tool.access != access and not tool.access_overridden:
+        tool.access = access
+        tool.save(update_fields=["access"])
+    return tool
 
 
 def _seed_people(groups: dict[str, Group]) -> dict[str, Person]:

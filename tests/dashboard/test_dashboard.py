@@ -280,8 +280,11 @@ def test_widget_rows_open_the_review_panel_with_htmx(admin_client, access_reques
     assert panel.status_code == 200 and "<html" not in html(panel)
 
 
-def test_outsider_is_refused_and_anonymous_sent_to_login(outsider_client, client, access_request):
-    assert outsider_client.get("/").status_code == 403
+def test_a_person_who_decides_nothing_is_sent_to_my_agents_and_anonymous_to_login(
+    outsider_client, client, access_request
+):
+    mine = outsider_client.get("/")
+    assert mine.status_code == 302 and mine["Location"] == "/me/"
     client.logout()
     response = client.get("/")
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")

@@ -10,7 +10,6 @@ import urllib.request
 from collections.abc import Iterator
 from datetime import timedelta
 from io import StringIO
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -35,6 +34,7 @@ from tests.support.gateway import (
     TIME_UPSTREAM,
     as_person,
     call,
+    fresh_snapshot_version,
     start_gateway,
     text_of,
     token_of,
@@ -46,6 +46,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def scenario(settings):
     """Ben (Engineering) may use both time tools, Ana (Sales) only the time; Lee is locked."""
+    fresh_snapshot_version()
     settings.MCP_UPSTREAMS = json.dumps(TIME_UPSTREAM)
     sales, engineering, security = (
         GroupFactory(name=n) for n in ("Sales", "Engineering", "Security")
@@ -75,10 +76,10 @@ def scenario(settings):
     return {"ben": ben, "ana": ana, "lee": lee, "flow": flow, "connector": time_connector}
 
 
-@pytest.fixture
-def gateway(scenario, tmp_path: Path) -> Iterator[str]:
-    """`manage.py run_mcp_gateway` on a free port; yields its base URL."""
-    running = start_gateway(TIME_UPSTREAM, tmp_path / "gateway.log")
+@pytest.fixture(scope="module")
+def gateway(django_db_setup, tmp_path_factory) -> Iterator[str]:
+    """`manage.py run_mcp_gateway` on a free port, for the whole module; yields its base URL."""
+    running = start_gateway(TIME_UPSTREAM, tmp_path_factory.mktemp("gateway") / "gateway.log")
     yield running.base
     running.stop()
 

@@ -9,7 +9,6 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 from mcp import Client
@@ -46,18 +45,20 @@ def needs_approval(scenario):  # noqa: F811
     return scenario
 
 
-@pytest.fixture
-def long_hold(needs_approval, tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(scope="module")
+def long_hold(django_db_setup, tmp_path_factory) -> Iterator[str]:
     """A gateway that holds calls for 30 s: long enough to decide while they wait."""
-    running = start_gateway(TIME_UPSTREAM, tmp_path / "gateway.log", MCP_HOLD_SECONDS="30")
+    log = tmp_path_factory.mktemp("long") / "gateway.log"
+    running = start_gateway(TIME_UPSTREAM, log, MCP_HOLD_SECONDS="30")
     yield running.base
     running.stop()
 
 
-@pytest.fixture
-def short_hold(needs_approval, tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(scope="module")
+def short_hold(django_db_setup, tmp_path_factory) -> Iterator[str]:
     """A gateway that holds calls for 2 s: the window ends before anyone decides."""
-    running = start_gateway(TIME_UPSTREAM, tmp_path / "gateway.log", MCP_HOLD_SECONDS="2")
+    log = tmp_path_factory.mktemp("short") / "gateway.log"
+    running = start_gateway(TIME_UPSTREAM, log, MCP_HOLD_SECONDS="2")
     yield running.base
     running.stop()
 
@@ -127,6 +128,8 @@ def test_a_call_approved_while_held_runs_once_and_the_history_shows_it(
     assert request.status == "approved" and request.consumed_at is not None
     [execution] = executions(request)
     assert "answered in" in execution.message and execution.data["is_error"] is False
+    assert execution.channel == "mcp" and execution.actor_name == "test-agent 1.2.3"
+    assert request.events.get(kind=RequestEvent.Kind.CREATED).get_channel_display() == "MCP gateway"
     assert (
         progress
         and f"Waiting for approval by Security, request {request.public_id}" in (progress[0])

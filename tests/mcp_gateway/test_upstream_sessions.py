@@ -27,7 +27,7 @@ import mcp_types
 import pytest
 
 from connectors.models import Connector
-from policies.models import Policy, PolicySnapshotVersion
+from policies.models import Policy
 from tests.factories import ConnectorFactory, PersonFactory, PolicyFactory, ToolFactory
 from tests.support.gateway import (
     TIME_UPSTREAM,
@@ -35,6 +35,7 @@ from tests.support.gateway import (
     as_person,
     call,
     database_url,
+    fresh_snapshot_version,
     health,
     start_gateway,
     text_of,
@@ -56,10 +57,6 @@ UPSTREAMS = {
 TOOLS = ("time_get_current_time", "slow_echo", "slow_wait", "garbage_echo", "remote_echo")
 NOW_IN_UTC = call("time_get_current_time", {"timezone": "UTC"})
 
-# The gateway outlives each test's rows: a snapshot version of its own for every test, so the
-# gateway never serves a snapshot it cached in an earlier test under the same number.
-_versions = itertools.count(1_000_000, 1_000_000)
-
 
 @pytest.fixture(scope="module")
 def gateway(django_db_setup, tmp_path_factory) -> Iterator[Gateway]:
@@ -76,7 +73,7 @@ def remote_port() -> int:
 @pytest.fixture
 def token(gateway, remote_port) -> str:
     """Ben's token; every connector's tools are allowed to everyone."""
-    PolicySnapshotVersion.objects.update_or_create(pk=1, defaults={"version": next(_versions)})
+    fresh_snapshot_version()
     connectors = {
         slug: ConnectorFactory(slug=slug, name=slug.title(), status=Connector.Status.DISCONNECTED)
         for slug in UPSTREAMS

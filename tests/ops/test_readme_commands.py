@@ -7,6 +7,9 @@
 - "The gateway API": its sh blocks run in one bash, as typed, with only the address changed; each
   answer is checked against the README's comment below it. Between the blocks Dana approves Ana's
   request in the running console, and `ID=…` is given the id of the approval_required answer.
+- "Connect your agents": Ben's token made as printed, then the SDK script run as printed (but for
+  the gateway's address and the demo repository's folder) against make run's own gateway, in
+  front of the servers `make run` configured and synced.
 - "Operations": every command answers `--help`, and each harmless one runs for real.
 """
 
@@ -24,10 +27,13 @@ from typing import Any
 
 import pytest
 
+from tests.support.gateway import health
 from tests.support.make_run import ROOT, Console, Runner, shell_env
 
 README = (ROOT / "README.md").read_text()
 PRINTED_ADDRESS = "127.0.0.1:8000"
+PRINTED_GATEWAY = "127.0.0.1:8300"
+PRINTED_REPOSITORY = 'Path("var/demo-repo")'
 BLOCK_SECONDS = 120
 # A marker the shell prints on stderr once a block has run.
 DONE = "readme-block-done"
@@ -246,6 +252,54 @@ def test_a_webhook_secret_stored_by_a_command_is_the_one_the_worker_signs_with(d
     assert json.loads(hit.body)["status"] == "approved"
 
 
+def python_blocks(text: str) -> list[str]:
+    return re.findall(r"^```python\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
+
+
+# Ben's tools as the README lists them: the time, the git reads, and the changes that need approval.
+BENS_TOOLS = [
+    "repo_git_add", "repo_git_branch", "repo_git_commit", "repo_git_create_branch", "repo_git_diff",
+    "repo_git_diff_staged", "repo_git_diff_unstaged", "repo_git_log", "repo_git_show",
+    "repo_git_status", "time_convert_time", "time_get_current_time",
+]  # fmt: skip
+
+
+def test_bens_agent_reaches_the_demo_servers_through_make_runs_gateway(demo, tmp_path):
+    assert "create_gateway_token ben@example.com --expires-in 30" in section("Connect your agents")
+    made = manage(demo, "create_gateway_token", "ben@example.com", "--expires-in", "30")
+    assert made.returncode == 0, made.stderr
+    gateway = f"127.0.0.1:{demo.port + 300}"  # honcho's fourth process
+    deadline = time.monotonic() + BLOCK_SECONDS
+    while health(f"http://{gateway}")[0] != 200:
+        assert time.monotonic() < deadline, demo.log()
+        time.sleep(0.2)
+    [script] = python_blocks(section("Connect your agents"))
+    assert PRINTED_GATEWAY in script and PRINTED_REPOSITORY in script
+    check = tmp_path / "check_gateway.py"
+    check.write_text(
+        script.replace(PRINTED_GATEWAY, gateway).replace(
+            PRINTED_REPOSITORY, f"Path({str(demo.folder / 'demo-repo')!r})"
+        )
+    )
+
+    done = subprocess.run(
+        [".venv/bin/python", str(check), made.stdout.splitlines()[-1]],
+        cwd=ROOT,
+        env=shell_env(demo.folder),
+        capture_output=True,
+        text=True,
+        timeout=BLOCK_SECONDS,
+    )
+
+    assert done.returncode == 0, done.stderr
+    listed, rest = done.stdout.split("\n", 1)
+    assert json.loads(listed.replace("'", '"')) == BENS_TOOLS
+    assert 'time_get_current_time ok {\n  "timezone": "UTC"' in rest
+    assert "repo_git_status ok Repository status:\nOn branch main" in rest
+    denied = rest[rest.index("repo_git_reset error") :]
+    assert "policy_deny" in denied and "No agent resets or checks out the demo repository" in denied
+
+
 # --- the Operations table -----------------------------------------------------------------------
 
 # What each command of the table runs with here: every option is one the README prints for it.
@@ -259,7 +313,7 @@ RUN_FOR_REAL = {
     "import_directory": ["{directory_csv}", "--dry-run"],
     "create_scim_token": ["okta"],
     "create_gateway_token": ["ben@example.com", "--expires-in", "30"],
-    "sync_connector_tools": [],  # no connector of make run has an upstream yet: nothing to read
+    "sync_connector_tools": [],  # the demo's time and repo, from the servers make run configured
     "prune_activity": ["--older-than", "90", "--dry-run"],
     "reencrypt_secrets": [],  # nothing to move: the demo's secrets are under its one key
 }

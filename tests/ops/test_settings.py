@@ -170,6 +170,51 @@ def test_the_gateway_url_defaults_to_port_8001_of_the_sites_host():
     assert chosen == {"MCP_GATEWAY_URL": "https://mcp.example.com/mcp"}
 
 
+SSO = {
+    "OIDC_ISSUER": "https://acme.okta.com",
+    "OIDC_CLIENT_ID": "0oa1agenwork",
+    "OIDC_CLIENT_SECRET": "a-client-secret",
+}
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            {**SSO, "OIDC_CLIENT_SECRET": ""},
+            "needs OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET",
+        ),
+        (
+            {"OIDC_CLIENT_ID": "0oa1agenwork"},
+            "needs OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET",
+        ),
+        ({**SSO, "OIDC_ISSUER": "http://acme.okta.com"}, "must be an https URL"),
+        ({**SSO, "OIDC_SCOPES": "email profile"}, "must include openid"),
+    ],
+    ids=["no secret", "no issuer", "plain http", "no openid scope"],
+)
+def test_single_sign_on_half_configured_fails_at_start(values, message):
+    done = run("import django; django.setup()", **values)
+
+    assert done.returncode != 0
+    assert message in done.stderr
+
+
+def test_single_sign_on_is_read_whole_and_off_by_default():
+    names = ("OIDC_ISSUER", "OIDC_SCOPES", "OIDC_EXTERNAL_ID_CLAIM", "OIDC_PROVIDER_NAME")
+
+    off = settings_of(*names)
+    on = settings_of(*names, **SSO, OIDC_SCOPES="openid email", OIDC_PROVIDER_NAME="Okta")
+
+    assert off["OIDC_ISSUER"] == ""
+    assert on == {
+        "OIDC_ISSUER": "https://acme.okta.com",
+        "OIDC_SCOPES": ["openid", "email"],
+        "OIDC_EXTERNAL_ID_CLAIM": "sub",
+        "OIDC_PROVIDER_NAME": "Okta",
+    }
+
+
 def test_logs_are_json_in_production_and_text_with_debug():
     production = settings_of("LOG_FORMAT", DEBUG="false")
     development = settings_of("LOG_FORMAT", DEBUG="true")
@@ -260,7 +305,10 @@ def test_make_run_creates_its_key_once_readable_by_its_owner_only(tmp_path):
     assert {"broker", "broker-processed", "broker-control", "mail", "cache"} <= {
         path.name for path in tmp_path.iterdir()
     }
-    assert sorted(path.name for path in tmp_path.iterdir() if path.is_file()) == ["secret_key"]
+    assert sorted(path.name for path in tmp_path.iterdir() if path.is_file()) == [
+        "mcp_upstreams.json",
+        "secret_key",
+    ]
 
 
 def test_commands_beside_make_run_sign_and_encrypt_with_its_key(tmp_path):
@@ -313,6 +361,64 @@ def test_an_empty_key_file_fails_at_start_naming_it(tmp_path):
 
     assert done.returncode != 0
     assert f"{tmp_path / 'secret_key'} is empty" in done.stderr
+
+
+# --- the demo's MCP servers, configured by `make run` ---------------------------------------------
+
+
+def git(repository: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=repository, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_make_run_gives_the_demo_connectors_their_servers_and_a_repository(tmp_path):
+    make_run_var_dir(tmp_path)
+
+    upstreams = json.loads((tmp_path / "mcp_upstreams.json").read_text())
+    repository = tmp_path / "demo-repo"
+    assert upstreams == {
+        "time": {"command": sys.executable, "args": ["-m", "mcp_server_time"]},
+        "repo": {
+            "command": sys.executable,
+            "args": ["-m", "mcp_server_git", "--repository", str(repository)],
+        },
+    }
+    assert git(repository, "log", "--format=%an <%ae> %s").splitlines() == [
+        "Ben Kim <ben@example.com> Point the README at the checklist",
+        "Ben Kim <ben@example.com> Add the release checklist",
+        "Ben Kim <ben@example.com> Start the demo repository",
+    ]
+    assert git(repository, "status", "--porcelain", "--branch") == "## main\n"
+
+
+def test_the_demo_repository_is_made_once_and_keeps_what_agents_did(tmp_path):
+    make_run_var_dir(tmp_path)
+    repository = tmp_path / "demo-repo"
+    (repository / "NOTES.md").write_text("An agent's change\n")
+    git(repository, "add", "NOTES.md")
+    git(repository, "-c", "user.name=Agent", "-c", "user.email=a@example.com", "commit", "-qm", "x")
+    head = git(repository, "rev-parse", "HEAD")
+
+    make_run_var_dir(tmp_path)
+
+    assert git(repository, "rev-parse", "HEAD") == head
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".demo-repo")] == []
+
+
+def test_settings_read_make_runs_upstreams_only_on_the_embedded_defaults(tmp_path):
+    make_run_var_dir(tmp_path)
+    written = (tmp_path / "mcp_upstreams.json").read_text()
+    embedded = {"AGENWORK_VAR_DIR": str(tmp_path), "DATABASE_URL": None, "DEBUG": "true"}
+    chosen = '{"time": {"command": "mcp-server-time"}}'
+
+    beside_make_run = settings_of("MCP_UPSTREAMS", **embedded)
+    set_by_ops = settings_of("MCP_UPSTREAMS", **{**embedded, "MCP_UPSTREAMS": chosen})
+    deployment = settings_of("MCP_UPSTREAMS", AGENWORK_VAR_DIR=str(tmp_path))
+
+    assert beside_make_run == {"MCP_UPSTREAMS": written}
+    assert set_by_ops == {"MCP_UPSTREAMS": chosen}
+    assert deployment == {"MCP_UPSTREAMS": ""}
 
 
 # --- the encryption key ---------------------------------------------------------------------------

@@ -345,8 +345,8 @@ def test_simulator_form_starts_empty(admin_client, demo):
     assert "Test a call" in body
     assert "field-error" not in body
     assert "overall-decision" not in body
-    # GitHub comes first by name: its tools are offered.
-    assert 'value="github_repos_delete"' in body
+    # "Demo repository" comes first by name: its tools are offered.
+    assert 'value="repo_git_status"' in body and "github_repos" not in body
 
 
 def test_changing_the_connector_offers_its_tools_without_errors(admin_client, demo):

@@ -80,6 +80,9 @@ def test_connectors_and_tools_are_the_canonical_ones():
         "google-calendar": ("Google Calendar", Connector.Status.CONNECTED, "google-calendar"),
         "github": ("GitHub", Connector.Status.CONNECTED, "github"),
         "slack": ("Slack", Connector.Status.DISCONNECTED, "slack"),
+        # Backed by MCP servers: disconnected until a sync reaches them.
+        "time": ("Time", Connector.Status.DISCONNECTED, "time"),
+        "repo": ("Demo repository", Connector.Status.DISCONNECTED, "repo"),
     }
     tools = dict(
         Tool.objects.filter(connector__slug__in=["google-calendar", "github"]).values_list(
@@ -97,6 +100,50 @@ def test_connectors_and_tools_are_the_canonical_ones():
         "github_repos_delete": "delete",
     }
     assert connectors["slack"].tools.count() >= 2
+
+
+# mcp-server-git's tools that declare readOnlyHint (its tools/list, read when this was written).
+GIT_READS = ("status", "diff_unstaged", "diff_staged", "diff", "log", "show", "branch")
+
+
+def test_the_mcp_connectors_have_the_servers_tool_names_and_access():
+    seed()
+    tools = dict(
+        Tool.objects.filter(connector__slug__in=["time", "repo"]).values_list("key", "access")
+    )
+    assert tools == {
+        "time_get_current_time": "read",
+        "time_convert_time": "read",
+        **{f"repo_git_{name}": "read" for name in GIT_READS},
+        "repo_git_add": "write",
+        "repo_git_commit": "write",
+        "repo_git_create_branch": "write",
+        "repo_git_checkout": "write",
+        "repo_git_reset": "delete",
+    }
+
+
+def test_a_second_seed_keeps_what_a_sync_brought_and_restores_the_rest():
+    seed()
+    repo = Connector.objects.get(slug="repo")
+    status = Tool.objects.get(key="repo_git_status")
+    schema = {"type": "object", "properties": {"repo_path": {"type": "string"}}}
+    Tool.objects.filter(pk=status.pk).update(
+        description="Shows the working tree status (from the server)", input_schema=schema,
+        enabled=False,
+    )  # fmt: skip
+    Connector.objects.filter(pk=repo.pk).update(status=Connector.Status.CONNECTED, name="Renamed")
+    first = row_counts()
+
+    seed()
+
+    assert row_counts() == first
+    repo.refresh_from_db()
+    status.refresh_from_db()
+    assert (repo.name, repo.status) == ("Demo repository", Connector.Status.CONNECTED)
+    assert (status.description, status.input_schema, status.enabled) == (
+        "Shows the working tree status (from the server)", schema, True,
+    )  # fmt: skip
 
 
 def test_people_groups_and_flow_are_the_canonical_ones():
@@ -150,6 +197,12 @@ def test_policies_are_the_canonical_ones():
         ("slack", ("slack_channels_list",), True, (), "allow", None),
         ("slack", ("slack_messages_delete", "slack_messages_send"), False, ("Engineering",),
          "approval_required", "Engineering approvals"),
+        ("time", (), True, (), "allow", None),
+        ("repo", tuple(sorted(f"repo_git_{t}" for t in GIT_READS)), False, ("Engineering",),
+         "allow", None),
+        ("repo", ("repo_git_add", "repo_git_commit", "repo_git_create_branch"), False,
+         ("Engineering",), "approval_required", "Engineering approvals"),
+        ("repo", ("repo_git_checkout", "repo_git_reset"), True, (), "deny", None),
     }  # fmt: skip
     for policy in Policy.objects.all():
         assert policy.name and 0 < len(policy.description) <= 160
@@ -165,6 +218,12 @@ DESIGNED_DECISIONS = [
     ("lee@example.com", "google-calendar", "google-calendar_events_list", "deny", "user_locked"),
     ("nobody@example.com", "google-calendar", "google-calendar_events_list", "deny",
      "unknown_user"),
+    ("ana@example.com", "time", "time_get_current_time", "allow", None),
+    ("ben@example.com", "repo", "repo_git_status", "allow", None),
+    ("ben@example.com", "repo", "repo_git_commit", "approval_required", None),
+    ("ben@example.com", "repo", "repo_git_reset", "deny", "policy_deny"),
+    ("ben@example.com", "repo", "repo_git_checkout", "deny", "policy_deny"),
+    ("ana@example.com", "repo", "repo_git_status", "deny", "no_policy"),
 ]  # fmt: skip
 
 

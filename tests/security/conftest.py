@@ -5,6 +5,7 @@
 - The World (tests/security/world.py) holds one object of each kind a URL can name, and the
   credentials that are not sessions: gateway API keys and SCIM tokens, valid and revoked, and
   the requester's personal gateway token.
+- Single sign-on is configured, against the tests' identity provider (oidc-provider in Node).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def world(
     requester,
     tools,
     security_group,
+    single_sign_on,
 ) -> World:
     finance = ApprovalFlow.objects.get(name="Finance approvals")
     issued = api_key_create(name="security gateway")

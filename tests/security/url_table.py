@@ -38,6 +38,10 @@ class Redirect:
 
 
 LOGIN = Redirect("/accounts/login/")
+MY_PAGE = Redirect("/me/")  # the Dashboard sends a person who decides nothing to My agents
+# The identity provider's authorization endpoint: the tests' provider listens on 127.0.0.1
+# (tests/support/identity_provider.py), the console on the test client's `testserver`.
+PROVIDER = Redirect("http://127.0.0.1:")
 ADMIN_LOGIN = Redirect("/admin/login/")
 Expected = int | Redirect
 Answers = dict[str, Expected]
@@ -102,6 +106,11 @@ def signed_webhook() -> Route:
     return Route(roles(*[405] * 5), roles(*[403] * 5), csrf_exempt=True, acts=True)
 
 
+def oauth_endpoint(get: Expected, post: Expected, url=None) -> Route:
+    """An OAuth protocol endpoint for agents: the same answer for every role; CSRF-exempt."""
+    return Route(roles(*[get] * 5), roles(*[post] * 5), url, csrf_exempt=True)
+
+
 def public(get: Answers, post: Answers, url=None) -> Route:
     return Route(get, post, url)
 
@@ -137,7 +146,9 @@ CACHEABLE = {"api/v1/openapi.json": 3600, "api/v1/docs/": 3600, "favicon.ico": 8
 
 ROUTES: dict[str, Route] = {
     # Dashboard and Activity
-    "": Route(roles(LOGIN, 403, 200, 200, 200), roles(LOGIN, 405, 405, 405, 405)),
+    "": Route(roles(LOGIN, MY_PAGE, 200, 200, 200), roles(LOGIN, 405, 405, 405, 405)),
+    # A person's own page: every login (an admin who is no person is told so)
+    "me/": Route(roles(LOGIN, 200, 200, 200, 200), roles(LOGIN, 405, 405, 405, 405)),
     "activity/": Route(roles(LOGIN, 403, 403, 403, 200), roles(*[405] * 5)),
     "activity/export.csv": Route(roles(LOGIN, 403, 403, 403, 200), roles(*[405] * 5)),
     # Requests
@@ -298,6 +309,19 @@ ROUTES: dict[str, Route] = {
     "a/<path:token>/": action(
         public(get=roles(*[200] * 5), post=roles(*[400] * 5), url=lambda w: f"/a/{w.token}/")
     ),
+    # The MCP gateway's OAuth authorization server (mcp_gateway/urls_oauth.py): the metadata is
+    # public; the consent page needs a console login; the protocol endpoints are the agents'
+    # (no session, no CSRF token: a client id, a code, a verifier or a registration token).
+    ".well-known/oauth-authorization-server": public(roles(*[200] * 5), roles(*[405] * 5)),
+    "oauth/authorize/": action(
+        public(get=roles(LOGIN, 400, 400, 400, 400), post=roles(LOGIN, 400, 400, 400, 400))
+    ),
+    "oauth/token/": action(oauth_endpoint(get=405, post=400)),
+    "oauth/revoke/": action(oauth_endpoint(get=405, post=400)),
+    "oauth/register": action(oauth_endpoint(get=405, post=400)),
+    "oauth/register/<str:client_id>/": action(
+        oauth_endpoint(get=401, post=405, url=lambda w: "/oauth/register/no-such-client/")
+    ),
     # The icon browsers ask for by themselves: a redirect to the static file
     "favicon.ico": public(get=roles(*[302] * 5), post=roles(*[405] * 5)),
     # Django's auth views and admin
@@ -305,6 +329,10 @@ ROUTES: dict[str, Route] = {
         get=roles(200, 302, 302, 302, 302), post=roles(200, 302, 302, 302, 302)
     ),
     "accounts/logout/": public(get=roles(*[405] * 5), post=roles(*[302] * 5)),
+    # Single sign-on (configured in this suite's world): a link to the identity provider for
+    # anyone, and its answer, which no sign-in of these sessions awaits: 400, nothing stored
+    "accounts/oidc/start/": public(get=roles(*[PROVIDER] * 5), post=roles(*[405] * 5)),
+    "accounts/oidc/callback/": public(get=roles(*[400] * 5), post=roles(*[405] * 5)),
     "admin/": action(
         Route(
             get=roles(ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -24,6 +25,7 @@ from mcp_types import Implementation
 from directory.models import Person
 from mcp_gateway.tokens import gateway_token_create
 from mcp_gateway.upstreams import run_blocking
+from policies.models import PolicySnapshotVersion
 from tests.support.ports import free_port
 
 TIME_UPSTREAM = {
@@ -65,13 +67,19 @@ HOLD_ENV = {"MCP_HOLD_SECONDS": "3", "MCP_HOLD_PROGRESS_SECONDS": "1", "MCP_HOLD
 
 
 def start_gateway(
-    upstreams: dict[str, Any], log: Path, *, database: str = "", **settings: str
+    upstreams: dict[str, Any],
+    log: Path,
+    *,
+    database: str = "",
+    port: int | None = None,
+    **settings: str,
 ) -> Gateway:
     """Start the gateway in front of these stdio upstreams; return once /healthz answers.
 
     - `settings`: environment variables for the gateway, over HOLD_ENV (MCP_HOLD_SECONDS="30").
+    - `port`: when the caller must know it first (MCP_GATEWAY_URL names it); else a free one.
     """
-    port = free_port()
+    port = port or free_port()
     env = {
         **os.environ,
         "DATABASE_URL": database or database_url(),
@@ -104,6 +112,16 @@ def health(base: str) -> tuple[int, dict[str, Any]]:
         return 0, {}
 
 
+# A gateway process outlives each test's rows: every test gets a snapshot version of its own, so
+# the gateway never serves a snapshot it cached in an earlier test under the same number.
+_versions = itertools.count(1_000_000, 1_000_000)
+
+
+def fresh_snapshot_version() -> None:
+    """Move the policy snapshot's version past any a running gateway may have cached."""
+    PolicySnapshotVersion.objects.update_or_create(pk=1, defaults={"version": next(_versions)})
+
+
 def token_of(person: Person, **kwargs: Any) -> str:
     return gateway_token_create(person=person, **kwargs).raw_token
 
@@ -125,6 +143,11 @@ def as_person(
 ) -> Any:
     """Run `work(client)` in one MCP session carrying this token (options: the Client's)."""
     return run_blocking(_session, base, token, mode, work, options)
+
+
+async def listed_tools(client: Client) -> dict[str, Any]:
+    """The tools the session lists, by name."""
+    return {tool.name: tool for tool in (await client.list_tools()).tools}
 
 
 def call(name: str, arguments: dict[str, Any]) -> Callable[[Client], Awaitable[Any]]:

@@ -13,10 +13,12 @@ from tqdm import tqdm
 from requests_app import demo
 
 HELP = """Load the demo data of DESIGN.md §9: the connectors google-calendar, github and slack,
-the groups Sales, Engineering and Security, Ana, Ben, Dana and Lee, the flows "Sales approvals"
-(Email and SMS, auto-approves after 24 h) and "Engineering approvals" (Email, expires after
-48 h), both approved by Security, eight policies, a few pending requests from Ana, and N generated
-requests across a few hundred to a few thousand synthetic people and the last 90 days.
+time and repo (backed by the reference MCP servers mcp-server-time and mcp-server-git, which ops
+configure in MCP_UPSTREAMS; `make run` does it for its demo), the groups Sales, Engineering and
+Security, Ana, Ben, Dana and Lee, the flows "Sales approvals" (Email and SMS, auto-approves after
+24 h) and "Engineering approvals" (Email, expires after 48 h), both approved by Security, twelve
+policies, a few pending requests from Ana, and N generated requests across a few hundred to a few
+thousand synthetic people and the last 90 days.
 
 Safe to run again. Scenario objects are matched by natural key (slug, name, email, username)
 and brought back to their canonical values; logins keep their password once created. Generated
