@@ -133,7 +133,7 @@ def web(private_postgres, tmp_path) -> Iterator[tuple[str, str, PrivatePostgres]
 def _answers(base: str) -> bool:
     try:
         return requests.get(f"{base}/accounts/login/", timeout=2).status_code == 200
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):  # not up yet, or still loading its code
         return False
 
 
