@@ -1,8 +1,8 @@
 """The gateway's database work, run off the event loop on a pool of threads.
 
-- Not asgiref's default (thread_sensitive=False): that runs the queries of every call of every
-  session one after another on one shared thread, so concurrent calls queue behind each other's
-  round trips (bench/bench_mcp_gateway.py measured it).
+- thread_sensitive=False, not asgiref's default (True), which runs the queries of every call of
+  every session one after another on one shared thread, so concurrent calls queue behind each
+  other's round trips (bench/bench_mcp_gateway.py measured it).
 - Safe on any thread: each function run here starts with close_old_connections() and keeps its
   queries, and any transaction, within itself; each thread of the pool has its own connection.
 """
