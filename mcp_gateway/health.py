@@ -1,6 +1,6 @@
 """The upstreams' state on the console, and the gateway's health.
 
-- A fault marks the connector Error (rules.upstream_failed); the next success marks it Connected
+- A fault marks the connector Error (upstream_failed); the next success marks it Connected
   again with a conditional update. This process remembers which connectors it saw Connected, so
   a call to a healthy upstream costs no query.
 - /healthz probes every upstream live, all at once, through the pool's sessions (a ping, a few
@@ -18,11 +18,20 @@ from django.utils import timezone
 from connectors.models import Connector
 from mcp_gateway.database import off_loop
 from mcp_gateway.pool import UpstreamPool
-from mcp_gateway.rules import upstream_failed
 from mcp_gateway.upstreams import Upstream, stdio_upstreams, upstream_of
 
 # The connectors this process saw Connected since their last fault.
 _seen_connected: set[str] = set()
+
+
+def upstream_failed(connector_slug: str, error: str) -> None:
+    """Mark the connector Error with the upstream's fault, as the console shows it."""
+    close_old_connections()
+    Connector.objects.filter(slug=connector_slug).update(
+        status=Connector.Status.ERROR,
+        upstream_error=error[:1000],
+        upstream_checked_at=timezone.now(),
+    )
 
 
 def upstream_recovered(connector_slug: str) -> bool:

@@ -16,7 +16,6 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from approval_flows.models import ApprovalLevel
-from connectors.models import Connector
 from mcp_gateway.catalog import gateway_tools
 from mcp_gateway.upstreams import Upstream
 from policies.evaluation import (
@@ -287,14 +286,4 @@ def _refused_text(access_request: AccessRequest) -> str:
     return (
         f"Not executed: request {access_request.public_id} was {status} by {who}.{comment} "
         "Do not retry this call; ask the approvers or an admin if you still need it."
-    )
-
-
-def upstream_failed(connector_slug: str, error: str) -> None:
-    """Mark the connector Error with the upstream's fault, as the console shows it."""
-    close_old_connections()
-    Connector.objects.filter(slug=connector_slug).update(
-        status=Connector.Status.ERROR,
-        upstream_error=error[:1000],
-        upstream_checked_at=timezone.now(),
     )
