@@ -147,6 +147,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Below WhiteNoise: static files keep their long cache; every other answer is private.
     "agenwork.security.PrivateCacheMiddleware",
+    # The API's and SCIM's Bearer calls leave the stack here: none of the rest applies to them.
+    "agenwork.endpoints.BearerEndpointMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -184,6 +186,8 @@ try:
 except Exception as exc:  # dj_database_url raises several types for a bad URL
     raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {exc}") from exc
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # Django's backend, its check of a kept connection made by polling the socket, not SELECT 1.
+    DATABASES["default"]["ENGINE"] = "agenwork.postgres"
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # Small choice lists (.iterator() in form fields) need no DECLARE CURSOR round trips.
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
