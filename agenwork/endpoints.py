@@ -5,6 +5,10 @@ answer itself); the rules are the same for all:
 no CSRF (a Bearer credential, never a session), the method checked with an `Allow` header, every
 error raised in a view answered in the API's format, a database outage a 503 the caller may
 retry, anything else a logged 500 — never Django's HTML error page.
+
+Their calls skip the console's middleware (BearerEndpointMiddleware): sessions, CSRF, the
+logged-in user, messages, htmx. None of it applies to a Bearer call, and on the decisions API
+it cost more CPU than the decision ("Decisions API under load", docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
 from django.views.decorators.csrf import csrf_exempt
 
 logger = logging.getLogger(__name__)
@@ -74,6 +79,7 @@ class BearerApi:
                     logger.exception("%s error on %s %s", self.name, request.method, request.path)
                     return self.error.of(500, "Something went wrong.").response()
 
+            endpoint.bearer_endpoint = True  # served past the console's middleware
             return endpoint
 
         return wrap
@@ -98,3 +104,36 @@ class BearerApi:
         if credential is None:
             raise self.error.of(401, self.unauthorized)
         return credential
+
+
+class BearerEndpointMiddleware:
+    """Call a Bearer endpoint's view straight away, past the console's middleware below this one.
+
+    - Placed after the middleware every answer needs (the request id, the security headers,
+      the Content-Security-Policy, `Cache-Control: no-store`) and before the console's own
+      (sessions, CSRF, authentication, messages, clickjacking, htmx), which a Bearer call
+      never uses: its view is csrf_exempt, reads no session and shows no page.
+    - Only under `prefixes`, and only views made by `BearerApi.endpoint`; anything else there
+      (the API's docs page) goes through the whole stack as before.
+    - Sets Content-Length, as CommonMiddleware would: keep-alive clients need it.
+    """
+
+    prefixes = ("/api/v1/", "/scim/v2/")
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path_info.startswith(self.prefixes):
+            return self.get_response(request)
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            return self.get_response(request)
+        if not getattr(match.func, "bearer_endpoint", False):
+            return self.get_response(request)
+        request.resolver_match = match
+        response = match.func(request, *match.args, **match.kwargs)
+        if not response.streaming and not response.has_header("Content-Length"):
+            response.headers["Content-Length"] = str(len(response.content))
+        return response

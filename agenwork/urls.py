@@ -15,6 +15,10 @@ from requests_app.views_links import approver_link
 admin.site.login_form = ThrottledAdminAuthenticationForm
 
 urlpatterns = [
+    # The programs' endpoints first: every gateway call is resolved, and Django tries the
+    # patterns in order (each console page before them cost a failed match per call).
+    path("api/v1/", include("api.urls")),
+    path("scim/v2/", include("directory.scim.urls")),
     path("", include("dashboard.urls")),
     path("requests/", include("requests_app.urls")),
     path("policies/", include("policies.urls")),
@@ -28,8 +32,6 @@ urlpatterns = [
     # The gateway's OAuth authorization server: /.well-known/oauth-authorization-server, /oauth/.
     path("", include("mcp_gateway.urls_oauth")),
     path("settings/api-keys/", include("gateways.urls")),
-    path("api/v1/", include("api.urls")),
-    path("scim/v2/", include("directory.scim.urls")),
     path("webhooks/twilio/", include("approval_flows.urls_webhooks")),
     # Twilio is configured with this URL; the replies decide requests, so requests_app owns them.
     path("webhooks/twilio/sms", twilio_sms, name="twilio_sms"),
