@@ -1,12 +1,18 @@
-"""The decisions API under gunicorn, driven by wrk on loopback.
+"""The decisions API under gunicorn, driven by wrk on loopback, against Django's own floor.
 
 Method: gunicorn as deployed (gunicorn.conf.py: three threaded workers with keep-alive) serves
 agenwork with DEBUG off against the benchmark database, which holds the demo scenario plus 1,000
 extra policies on a connector of their own. wrk (one thread) keeps 10 connections busy for the
-configured duration, each request a POST /api/v1/decisions drawn in turn from a mix of calls
-(allow, deny, no policy, step up, unknown user, and an approval-required call whose request is
-already pending, so the dedupe path answers). The statements per decision are counted in-process
-for each kind of call with Django's query capture.
+configured duration (BENCH_API_SECONDS, 30 s), after a 5 s warm-up, in three loads of one run:
+- the floor: a bare Django application (bench/floor: no installed apps, no middleware) under the
+  same gunicorn settings, whose one view parses the same body, reads the API key by its prefix
+  and inserts one decision log line — the two statements an allowed decision makes. It runs
+  before and after the API's loads; its figures are the mean of both;
+- allowed and denied calls, drawn in turn (allow, deny by policy, no policy, unknown user);
+- approval-required calls whose request is already pending, so the dedupe path answers.
+The API's throughput is reported as a share of the floor's, which moves with the host as the API
+does; the absolute figures are kept beside it. The statements per decision are counted in-process
+for each kind of call with Django's query capture (a connection's health check is not counted).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -29,14 +36,16 @@ from bench.common import Result
 PORT = int(os.environ.get("BENCH_API_PORT") or 8099)
 EXTRA_POLICIES = 1000
 CONNECTIONS = 10
-TARGET_RPS = 1000.0
-TARGET_P99_MS = 25.0
+TARGET_SHARE = 0.7  # allowed and denied decisions, of the floor's throughput
+TARGET_APPROVAL_SHARE = 0.5  # approval required, the pending request found
+TARGET_P99_TIMES = 2.0  # the API's p99 at most this many times the floor's
 MAX_STATEMENTS = 4
 # The web tier as docker-compose runs it (gunicorn.conf.py: threaded workers, keep-alive, and
-# --workers 3 as in the compose file); BENCH_GUNICORN_ARGS overrides.
+# --workers 3 as in the compose file); BENCH_GUNICORN_ARGS overrides, for the floor too.
 GUNICORN_ARGS = (os.environ.get("BENCH_GUNICORN_ARGS") or "--workers 3").split()
+ROOT = Path(__file__).resolve().parent.parent
 
-CALLS = {
+ALLOW_DENY = {
     "allow": {
         "user": "ana@example.com",
         "connector": "google-calendar",
@@ -52,18 +61,24 @@ CALLS = {
         "connector": "google-calendar",
         "tools": ["google-calendar_events_create"],
     },
-    "step up": {"user": "ben@example.com", "connector": "github", "tools": ["github_repos_delete"]},
     "deny (unknown user)": {
         "user": "nobody@example.com",
         "connector": "github",
         "tools": ["github_repos_list"],
     },
+}
+APPROVAL = {
     "approval (pending, deduped)": {
         "user": "ana@example.com",
         "connector": "google-calendar",
         "tools": ["google-calendar_events_update"],
         "note": "bench",
     },
+}
+CALLS = {
+    **ALLOW_DENY,
+    "step up": {"user": "ben@example.com", "connector": "github", "tools": ["github_repos_delete"]},
+    **APPROVAL,
 }
 
 WRK_SCRIPT = """
@@ -134,47 +149,37 @@ def _wait_until_up(url: str, timeout: float = 30.0) -> None:
         try:
             urllib.request.urlopen(url, timeout=1)
             return
+        except urllib.error.HTTPError:  # up: a GET on a POST endpoint is refused
+            return
         except OSError:
             time.sleep(0.2)
     raise SystemExit(f"gunicorn did not answer on {url}")
 
 
-def run_wrk(key: str, duration: int) -> str:
-    bodies = ", ".join(json.dumps(json.dumps(body)) for body in CALLS.values())
+def run_wrk(app: str, calls: dict[str, dict], key: str, duration: int) -> dict[str, float]:
+    """Serve `app` (a WSGI module) with gunicorn, load it with wrk; wrk's figures."""
+    bodies = ", ".join(json.dumps(json.dumps(body)) for body in calls.values())
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT % (bodies, key))
     # The approval calls' notifications go nowhere, as in the in-process benches (bench.common):
     # without a broker URL the server would publish to make run's folder, absent in a fresh clone.
     env = {"CELERY_BROKER_URL": "memory://", **os.environ}
     env.update(DEBUG="false", ALLOWED_HOSTS="127.0.0.1,localhost")
-    command = [sys.executable, "-m", "gunicorn", "agenwork.wsgi", "--bind", f"127.0.0.1:{PORT}"]
-    command += ["--config", str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py")]
+    env.pop("DJANGO_SETTINGS_MODULE", None)  # each application's wsgi module names its own
+    command = [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{PORT}"]
+    command += ["--config", str(ROOT / "gunicorn.conf.py")]
     command += [*GUNICORN_ARGS, "--log-level", "warning"]
-    gunicorn = subprocess.Popen(command, env=env)
+    gunicorn = subprocess.Popen(command, env=env, cwd=ROOT)
+    url = f"http://127.0.0.1:{PORT}/api/v1/decisions"
     try:
-        _wait_until_up(f"http://127.0.0.1:{PORT}/api/v1/openapi.json")
-        url = f"http://127.0.0.1:{PORT}/api/v1/decisions"
-        subprocess.run(
-            ["wrk", "-t1", f"-c{CONNECTIONS}", "-d5s", "-s", script.name, url],
-            capture_output=True,
-            check=True,
-        )  # warm-up: workers, snapshot, plans
+        _wait_until_up(url)
+        wrk = ["wrk", "-t1", f"-c{CONNECTIONS}", "-s", script.name]
+        # warm-up: workers, snapshot, plans
+        subprocess.run([*wrk, "-d5s", url], capture_output=True, check=True)
         done = subprocess.run(
-            [
-                "wrk",
-                "-t1",
-                f"-c{CONNECTIONS}",
-                f"-d{duration}s",
-                "--latency",
-                "-s",
-                script.name,
-                url,
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
+            [*wrk, f"-d{duration}s", "--latency", url], capture_output=True, text=True, check=True
         )
-        return done.stdout
+        return parse_wrk(done.stdout)
     finally:
         gunicorn.send_signal(signal.SIGTERM)
         gunicorn.wait(timeout=30)
@@ -201,8 +206,8 @@ def parse_wrk(output: str) -> dict[str, float]:
     return figures
 
 
-def run(duration: int = int(os.environ.get("BENCH_API_SECONDS") or 60)) -> list[Result]:
-    """Load the API for `duration` seconds and count statements; return the figures."""
+def run(duration: int = int(os.environ.get("BENCH_API_SECONDS") or 30)) -> list[Result]:
+    """Load the floor and the API for `duration` seconds each and count statements."""
     if shutil.which("wrk") is None:
         raise SystemExit("the API benchmark needs wrk: apt-get install wrk")
     from gateways.services import api_key_create
@@ -210,33 +215,59 @@ def run(duration: int = int(os.environ.get("BENCH_API_SECONDS") or 60)) -> list[
     prepare_policies()
     counts = statements_per_call()
     key = api_key_create(name=f"bench-load-{time.time_ns()}").raw_key
-    figures = parse_wrk(run_wrk(key, duration))
-    errors = figures["non_2xx"] + figures["socket_errors"]
+    floor_before = run_wrk("bench.floor.wsgi", ALLOW_DENY, key, duration)
+    api = run_wrk("agenwork.wsgi", ALLOW_DENY, key, duration)
+    approval = run_wrk("agenwork.wsgi", APPROVAL, key, duration)
+    floor_after = run_wrk("bench.floor.wsgi", ALLOW_DENY, key, duration)
+    floor = {k: (floor_before[k] + floor_after[k]) / 2 for k in floor_before}
+    share, approval_share = api["rps"] / floor["rps"], approval["rps"] / floor["rps"]
+    p99_times = api["p99"] / floor["p99"]
+    load = f"{CONNECTIONS} connections, {duration} s"
     results = [
         Result(
             "Decisions API",
-            f"throughput, {CONNECTIONS} connections, {duration} s",
-            figures["rps"],
+            f"floor: bare Django, same statements, {load}",
+            floor["rps"],
             "req/s",
-            "≥ 1,000/s",
-            figures["rps"] >= TARGET_RPS and not errors,
-            f"{figures['requests']:.0f} requests, {errors:.0f} errors or non-2xx",
+            "(reference)",
+            not _errors(floor_before) and not _errors(floor_after),
+            f"runs {floor_before['rps']:.0f} and {floor_after['rps']:.0f} req/s; "
+            f"p50 {floor['p50']:.1f} ms, p99 {floor['p99']:.1f} ms",
         ),
         Result(
             "Decisions API",
-            "latency p99",
-            figures["p99"],
-            "ms",
-            "≤ 25 ms",
-            figures["p99"] <= TARGET_P99_MS,
-            f"p50 {figures['p50']:.1f} ms, p90 {figures['p90']:.1f} ms",
+            "allowed and denied, share of the floor",
+            share,
+            "of floor",
+            f"≥ {TARGET_SHARE}",
+            share >= TARGET_SHARE and not _errors(api),
+            f"{api['rps']:.0f} req/s; p50 {api['p50']:.1f} ms, {_errors(api):.0f} errors",
+        ),
+        Result(
+            "Decisions API",
+            "allowed and denied, p99 against the floor's",
+            p99_times,
+            "times",
+            f"≤ {TARGET_P99_TIMES:g}",
+            p99_times <= TARGET_P99_TIMES,
+            f"p99 {api['p99']:.1f} ms against {floor['p99']:.1f} ms",
+        ),
+        Result(
+            "Decisions API",
+            "approval required (pending found), share of the floor",
+            approval_share,
+            "of floor",
+            f"≥ {TARGET_APPROVAL_SHARE}",
+            approval_share >= TARGET_APPROVAL_SHARE and not _errors(approval),
+            f"{approval['rps']:.0f} req/s; p50 {approval['p50']:.1f} ms, "
+            f"p99 {approval['p99']:.1f} ms, {_errors(approval):.0f} errors",
         ),
         Result(
             "Decisions API",
             "SQL statements per decision (max)",
             float(max(counts.values())),
             "stmts",
-            "≤ 4",
+            f"≤ {MAX_STATEMENTS}",
             max(counts.values()) <= MAX_STATEMENTS,
             ", ".join(f"{k}: {v}" for k, v in counts.items()),
         ),
@@ -246,8 +277,12 @@ def run(duration: int = int(os.environ.get("BENCH_API_SECONDS") or 60)) -> list[
     return results
 
 
+def _errors(figures: dict[str, float]) -> float:
+    return figures["non_2xx"] + figures["socket_errors"]
+
+
 if __name__ == "__main__":
     from bench.common import setup_django
 
     setup_django()
-    run(int(sys.argv[1]) if len(sys.argv) > 1 else 60)
+    run(int(sys.argv[1]) if len(sys.argv) > 1 else 30)
