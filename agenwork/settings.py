@@ -296,6 +296,17 @@ LOGIN_FAILURES_PER_USERNAME = env_int("LOGIN_FAILURES_PER_USERNAME", 5)
 LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", 20)
 LOGIN_COOLOFF_SECONDS = env_int("LOGIN_COOLOFF_SECONDS", 15 * 60)
 
+# --- Step-up: a person signs in again before a Step-up tool runs (directory/step_up.py) ----------
+# A step-up lets the person's calls of Step-up tools through for this long after they signed in
+# again (the engine's window, for the gateway API's step_up.authenticated_at too); the link the
+# MCP gateway gives for it works this long.
+STEP_UP_WINDOW_SECONDS = env_int("STEP_UP_WINDOW_SECONDS", 15 * 60)
+STEP_UP_LINK_SECONDS = env_int("STEP_UP_LINK_SECONDS", 10 * 60)
+if not 1 <= STEP_UP_WINDOW_SECONDS <= 24 * 3600 or not 60 <= STEP_UP_LINK_SECONDS <= 24 * 3600:
+    raise ImproperlyConfigured(
+        "STEP_UP_WINDOW_SECONDS must be 1..86400, STEP_UP_LINK_SECONDS 60..86400"
+    )
+
 # --- Mail ---------------------------------------------------------------------------------------
 EMAIL_HOST = env_str("EMAIL_HOST")
 if EMAIL_HOST:

@@ -39,6 +39,8 @@ urlpatterns = [
     path("accounts/login/", ConsoleLoginView.as_view(), name="login"),
     # The company's identity provider sends people back to accounts/oidc/callback/.
     path("accounts/oidc/", include("directory.urls_sso")),
+    # The link the MCP gateway gives for a Step-up tool: the person signs in again there.
+    path("step-up/", include("directory.urls_step_up")),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("favicon.ico", favicon, name="favicon"),

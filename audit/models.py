@@ -19,6 +19,9 @@ class AuditEntry(models.Model):
         UNLOCKED = "unlocked", "Unlocked"
         SIGNED_IN = "signed_in", "Signed in"
         REFUSED = "refused", "Sign-in refused"
+        STEP_UP_STARTED = "step_up_started", "Step-up started"
+        STEPPED_UP = "stepped_up", "Stepped up"
+        STEP_UP_REFUSED = "step_up_refused", "Step-up refused"
 
     created_at = models.DateTimeField(default=timezone.now)
     actor = models.ForeignKey(

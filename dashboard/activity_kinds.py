@@ -29,4 +29,5 @@ OBJECT_TYPES = (
     ("sign_in", "Sign-in"),
     ("login", "Console login"),
     ("agent_authorization", "Agent authorization"),
+    ("step_up", "Step-up"),
 )

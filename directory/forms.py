@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -18,6 +19,13 @@ from django.db.models import QuerySet
 from django.forms.models import ModelChoiceIterator
 from django.utils.choices import BaseChoiceIterator
 
+from agenwork.login_throttle import (
+    THROTTLED,
+    clear_failures,
+    client_address,
+    record_failure,
+    seconds_blocked,
+)
 from agenwork.widgets import QuickSelectMultiple
 from directory.models import Group, Person
 
@@ -92,3 +100,34 @@ class ReadOptions(BaseChoiceIterator):
 
     def __iter__(self) -> Iterator[tuple[Any, str]]:
         return iter(self.options)
+
+
+class StepUpPasswordForm(forms.Form):
+    """A person's console password again, for a step-up without single sign-on; throttled like
+    the login form (agenwork/login_throttle.py), under the login's username."""
+
+    password = forms.CharField(strip=False, widget=forms.PasswordInput)
+
+    def __init__(self, *args: Any, request: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.request = request
+        self.throttled = False
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        user = self.request.user
+        username, address = user.get_username(), client_address(self.request)
+        wait = seconds_blocked(username, address)
+        if wait:
+            self.throttled = True
+            minutes = max(1, math.ceil(wait / 60))
+            raise forms.ValidationError(
+                f"Too many wrong passwords for this account or from this address. Try again in "
+                f"{minutes} minute{'s' if minutes != 1 else ''}.",
+                code=THROTTLED,
+            )
+        if not user.check_password(cleaned.get("password") or ""):
+            record_failure(username, address)
+            raise forms.ValidationError("That is not your console password.", code="invalid")
+        clear_failures(username)
+        return cleaned

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 
 class Person(models.Model):
@@ -129,3 +130,55 @@ class ScimToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class StepUpChallenge(models.Model):
+    """A step-up the MCP gateway asked a person for: one link, short-lived, used once.
+
+    - Only a SHA-256 hash of the link's token is stored; the raw token is in the gateway's answer.
+    - `started_at`: when the person last sent themselves to the identity provider from the
+      link's page; its answer must carry an `auth_time` no older than that.
+    """
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    tool_key = models.CharField(max_length=200, blank=True, help_text="The call that asked for it")
+    agent = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "step-up challenge"
+
+    def __str__(self) -> str:
+        return f"step-up of person {self.person_id} for {self.tool_key or 'a call'}"
+
+
+class StepUp(models.Model):
+    """A completed step-up: the person signed in again, when (`authenticated_at`) and how."""
+
+    class Method(models.TextChoices):
+        OIDC = "oidc", "Identity provider"
+        PASSWORD = "password", "Console password"
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="step_ups")
+    challenge = models.OneToOneField(
+        StepUpChallenge, null=True, blank=True, on_delete=models.SET_NULL, related_name="step_up"
+    )
+    method = models.CharField(max_length=16, choices=Method.choices)
+    authenticated_at = models.DateTimeField(
+        help_text="The identity provider's auth_time, or when the password was checked."
+    )
+    acr = models.CharField(max_length=200, blank=True)
+    amr = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["person", "-authenticated_at"], name="stepup_person_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"step-up of person {self.person_id} at {self.authenticated_at:%Y-%m-%d %H:%M}"

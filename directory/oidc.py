@@ -108,10 +108,19 @@ def redirect_uri() -> str:
     return settings.SITE_URL + reverse("sso:callback")
 
 
-def signin_begin(request: HttpRequest, provider: Provider, *, next_url: str, **params: str) -> str:
+def signin_begin(
+    request: HttpRequest,
+    provider: Provider,
+    *,
+    next_url: str,
+    step_up: dict[str, Any] | None = None,
+    **params: str,
+) -> str:
     """Start a sign-in: keep its state, nonce and PKCE verifier in the session; the URL to go to.
 
     - `params` go to the authorization URL as they are (a step-up's `prompt=login`, `max_age`).
+    - `step_up`: kept with the state, and given back by signin_finish: this sign-in is a
+      step-up (directory/step_up.py), not a login.
     """
     client = client_for(provider)
     uri = redirect_uri()
@@ -119,7 +128,8 @@ def signin_begin(request: HttpRequest, provider: Provider, *, next_url: str, **p
         found = client.create_authorization_url(uri, **params)
     except (AuthlibBaseError, RuntimeError) as exc:
         raise SignInBroken("provider_misconfigured", str(exc)) from exc
-    client.save_authorize_data(request, redirect_uri=uri, next_url=next_url, **found)
+    kept = {"step_up": step_up} if step_up else {}
+    client.save_authorize_data(request, redirect_uri=uri, next_url=next_url, **kept, **found)
     return found["url"]
 
 
@@ -129,7 +139,17 @@ def pending_signins(request: HttpRequest) -> int:
     return sum(1 for key in keys if key.startswith(STATE_PREFIX))
 
 
-def signin_finish(request: HttpRequest, provider: Provider) -> tuple[dict[str, Any], str]:
+@dataclass(frozen=True)
+class Finished:
+    """A sign-in the provider answered: its verified claims, where the person was going, and
+    the step-up it was for, if it was one."""
+
+    claims: dict[str, Any]
+    next_url: str
+    step_up: dict[str, Any] | None
+
+
+def signin_finish(request: HttpRequest, provider: Provider) -> Finished:
     """The verified claims of the person the provider signed in, and where they were going.
 
     - Raises SignInBroken for an unknown or spent state (a replayed or forged callback), an
@@ -154,7 +174,11 @@ def signin_finish(request: HttpRequest, provider: Provider) -> tuple[dict[str, A
     claims = dict(token.get("userinfo") or {})
     if not claims.get("sub"):
         raise SignInBroken("token_refused", "no ID token")
-    return _with_userinfo(client, token, claims), pending.get("next_url") or ""
+    return Finished(
+        claims=_with_userinfo(client, token, claims),
+        next_url=pending.get("next_url") or "",
+        step_up=pending.get("step_up"),
+    )
 
 
 def _with_userinfo(

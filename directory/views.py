@@ -30,6 +30,7 @@ from directory.signin import (
     signin_password_record,
     signin_refuse,
 )
+from directory.views_step_up import step_up_finish
 
 log = logging.getLogger(__name__)
 BACKEND = "directory.auth.PersonLoginBackend"
@@ -97,12 +98,15 @@ def sso_callback(request: HttpRequest) -> HttpResponse:
     provider = _provider()
     started = pending_signins(request) > 0
     try:
-        claims, next_url = signin_finish(request, provider)
+        finished = signin_finish(request, provider)
     except SignInBroken as exc:
         log.warning("sign-in refused: %s", exc)
         if started:
             signin_refuse(reason=exc.reason, identity=None, detail=exc.detail)
         return refused(request, provider, exc.reason)
+    if finished.step_up:  # a signed-in person signing in again for a step-up: no new login
+        return step_up_finish(request, provider, finished)
+    claims, next_url = finished.claims, finished.next_url
     identity = Identity.from_claims(claims, external_id_claim=provider.external_id_claim)
     verdict = person_for_identity(identity)
     if verdict.refusal or verdict.person is None:

@@ -8,14 +8,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
 from approval_flows.models import ApprovalLevel
+from directory.step_up import latest_step_up_at, step_up_challenge_create, step_up_url
 from mcp_gateway.catalog import gateway_tools
 from mcp_gateway.upstreams import Upstream
 from policies.evaluation import (
@@ -26,6 +28,7 @@ from policies.evaluation import (
     Call,
     Decision,
     InvalidCall,
+    Snapshot,
     evaluate,
 )
 from policies.snapshot import current_snapshot
@@ -132,7 +135,7 @@ def call_verdict(
     tool = gateway_tools(snapshot).get(key)
     if tool is None:
         return CallVerdict(message=f"Unknown tool {key!r}: it is not one of this gateway's tools.")
-    call = Call(user=email, connector=tool.connector, tools=(key,))
+    call = _with_step_up(snapshot, Call(user=email, connector=tool.connector, tools=(key,)))
     try:
         outcome = decide_call(
             call=call,
@@ -158,9 +161,25 @@ def call_verdict(
             pending=access_request.is_pending,
         )
         return CallVerdict(upstream=upstream, upstream_tool=upstream_tool, held=held)
-    if decision.decision == STEP_UP:
-        return CallVerdict(message=_step_up_text(decision))
+    if decision.decision == STEP_UP and decision.person_id is not None:
+        token = step_up_challenge_create(person_id=decision.person_id, tool_key=key, agent=agent)
+        return CallVerdict(message=_step_up_text(decision, step_up_url(token)))
     return CallVerdict(message=_deny_text(decision))
+
+
+def _with_step_up(snapshot: Snapshot, call: Call) -> Call:
+    """The call with the person's latest step-up, read only when the engine would ask for one.
+
+    - The engine over the in-process snapshot costs microseconds and no query: a call of a tool
+      without a Step-up policy reads nothing more.
+    """
+    try:
+        first = evaluate(snapshot, call, now=timezone.now())
+    except InvalidCall:
+        return call  # decide_call says so, and logs nothing
+    if first.person_id is None or not any(t.decision == STEP_UP for t in first.tools):
+        return call
+    return replace(call, step_up_at=latest_step_up_at(first.person_id))
 
 
 def _deny_text(decision: Decision) -> str:
@@ -171,11 +190,13 @@ def _deny_text(decision: Decision) -> str:
     )
 
 
-def _step_up_text(decision: Decision) -> str:
+def _step_up_text(decision: Decision, url: str) -> str:
+    minutes = max(1, settings.STEP_UP_LINK_SECONDS // 60)
     return (
         f"Step-up verification required ({decision.reason_code}): {decision.reason} "
-        "The call was not executed. The person must verify their "
-        "identity again before this tool runs; the gateway cannot do that yet, so ask an admin."
+        "The call was NOT executed. Tell the user to open this link in their browser and sign "
+        f"in again (it works for {minutes} minutes, once): {url} — then repeat the same call "
+        "(same tool, same arguments): it runs once they have verified."
     )
 
 

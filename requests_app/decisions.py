@@ -16,6 +16,7 @@ from agenwork.db import CompiledQuery
 from approval_flows.models import ApprovalFlow
 from connectors.models import Connector, Tool
 from directory.models import Person
+from directory.step_up import step_up_window
 from gateways.models import ApiKey
 from policies.evaluation import (
     APPROVAL_REQUIRED,
@@ -101,13 +102,14 @@ def decide_call(
     """
     now = timezone.now()
     snapshot = current_snapshot(version=snapshot_version)
-    decision = evaluate(snapshot, call, now=now)
+    window = step_up_window()  # STEP_UP_WINDOW_SECONDS
+    decision = evaluate(snapshot, call, now=now, step_up_window=window)
     if decision.person_id and any(t.decision in NEEDS_HUMAN for t in decision.tools):
         grants = active_grants(
             person_id=decision.person_id, connector_id=decision.connector_id, now=now
         )
         if grants:
-            decision = evaluate(snapshot, call, now=now, grants=grants)
+            decision = evaluate(snapshot, call, now=now, grants=grants, step_up_window=window)
     if decision.decision != APPROVAL_REQUIRED:
         # One INSERT is atomic on its own: no BEGIN/COMMIT round trips on the hot path.
         return _logged(decision, None, call, api_key, agent, now)

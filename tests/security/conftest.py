@@ -15,6 +15,7 @@ from django.test import Client
 
 from approval_flows.models import ApprovalFlow
 from directory.services import scim_token_create
+from directory.step_up import step_up_challenge_create
 from gateways.services import api_key_create
 from mcp_gateway.tokens import gateway_token_create
 from requests_app.links import link_create
@@ -83,6 +84,9 @@ def world(
         scim=scim,
         revoked_scim=revoked_scim,
         gateway_token=gateway_token_create(person=requester),
+        step_up=step_up_challenge_create(
+            person_id=outsider_user.person.pk, tool_key=tools[0].key, agent="security agent"
+        ),
     )
 
 

@@ -12,7 +12,8 @@ Already covered elsewhere, and not repeated here:
 This file adds what those do not: every character of a token flipped and every truncation,
 one approver's link never reaching another request, the whole-database check for refused link
 posts, signatures replayed across Twilio endpoints or made with another token, and how keys
-and tokens are compared (a hash lookup and a constant-time comparison, never `==`).
+and tokens are compared (a hash lookup and a constant-time comparison, never `==`); step-up
+links tampered like approver links.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from django.test import Client
 from django.utils import timezone
 
 import agenwork.crypto
+from directory.models import StepUpChallenge
 from gateways.services import api_key_authenticate
 from requests_app.links import link_create
 from requests_app.models import AccessRequest, ApproverLink
@@ -194,3 +196,20 @@ def test_a_link_token_is_stored_and_looked_up_only_by_its_hash(world: World):
     rows = str(list(ApproverLink.objects.values()))
     assert world.token not in rows
     assert ApproverLink.objects.filter(token_hash=agenwork.crypto.hash_token(world.token)).exists()
+
+
+def test_no_flip_truncation_or_extension_of_a_step_up_link_reaches_the_step_up(
+    world: World, outsider_user
+):
+    """The link's own person, signed in, gets a 404 for every variant; nothing is written."""
+    client = Client()
+    client.force_login(outsider_user)
+    token = world.step_up
+    variants = [_flip(token, at) for at in range(len(token))]
+    variants += [token[:length] for length in range(1, len(token))]
+    variants += [token + "A", token.upper(), token.lower(), token[::-1]]
+    before = db_fingerprint()
+    for variant in variants:
+        assert client.post(f"/step-up/{variant}/").status_code == 404, variant
+    assert changed_tables(before, db_fingerprint()) == []
+    assert str(list(StepUpChallenge.objects.values())).count(token) == 0

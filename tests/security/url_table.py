@@ -333,6 +333,15 @@ ROUTES: dict[str, Route] = {
     # anyone, and its answer, which no sign-in of these sessions awaits: 400, nothing stored
     "accounts/oidc/start/": public(get=roles(*[PROVIDER] * 5), post=roles(*[405] * 5)),
     "accounts/oidc/callback/": public(get=roles(*[400] * 5), post=roles(*[405] * 5)),
+    # A step-up link (directory/views_step_up.py): its own person only (the outsider's here);
+    # with single sign-on configured, their POST starts the step-up at the identity provider.
+    "step-up/<str:token>/": action(
+        public(
+            get=roles(LOGIN, 200, 403, 403, 403),
+            post=roles(LOGIN, 200, 403, 403, 403),
+            url=lambda w: f"/step-up/{w.step_up}/",
+        )
+    ),
     "admin/": action(
         Route(
             get=roles(ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200),

@@ -69,3 +69,4 @@ class World:
     scim: IssuedScimToken
     revoked_scim: IssuedScimToken
     gateway_token: IssuedGatewayToken  # the person's, active: Revoke revokes it
+    step_up: str  # the link of a step-up the gateway asked the outsider (Olivia) for
