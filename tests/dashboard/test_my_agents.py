@@ -41,8 +41,8 @@ def test_a_person_sees_their_tokens_and_requests_and_nobody_elses(
     )
     other = make_request(requester=PersonFactory(email="bo@example.com"), tools=tools, flow=flow)
 
-    # the session, its login with the person, the flows they approve in, tokens, requests
-    with django_assert_num_queries(5):
+    # the session, its login with the person, the flows they approve in, agents, tokens, requests
+    with django_assert_num_queries(6):
         page = ana_client.get("/me/").content.decode()
 
     assert page.count("data-token=") == 3
@@ -81,7 +81,7 @@ def test_the_count_of_requests_is_read_only_when_the_page_is_full(
     for _ in range(3):
         make_request(requester=requester, tools=tools[:1], flow=flow)
 
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         page = ana_client.get("/me/").content.decode()
 
     assert page.count("data-request=") == 2
@@ -101,5 +101,5 @@ def test_a_login_that_is_no_person_is_told_so(admin_client):
     assert "not linked to a person" in response.content.decode()
 
 
-def test_the_page_is_read_only(ana_client):
+def test_the_page_itself_takes_no_post(ana_client):
     assert ana_client.post("/me/").status_code == 405
