@@ -34,10 +34,12 @@ from oauth2_provider.views import (
     TokenView,
 )
 
+from agenwork.context_processors import PERSON
 from audit.models import AuditEntry
 from mcp_gateway.clients import cimd_refusal, registration_refusal
 from mcp_gateway.connections import agent_audit, agent_connection_record, agent_connection_touch
 from mcp_gateway.models import AgentConnection
+from requests_app.selectors import approver_flow_ids
 
 GATEWAY_SCOPE = "mcp"
 
@@ -156,6 +158,8 @@ class GatewayAuthorizationView(AuthorizationView):
             refusal = cimd_refusal(request.GET.get("client_id", ""))
         if refusal:
             return _refused(request, refusal)
+        if request.user.is_authenticated and approver_flow_ids(request.user) == []:
+            request.console_role = PERSON  # the sidebar offers My agents alone
         response = super().get(request, *args, **kwargs)
         context = getattr(response, "context_data", None) or {}
         form = context.get("form")

@@ -103,3 +103,35 @@ def test_a_login_that_is_no_person_is_told_so(admin_client):
 
 def test_the_page_itself_takes_no_post(ana_client):
     assert ana_client.post("/me/").status_code == 405
+
+
+@pytest.mark.parametrize("path", ["/requests/", "/requests/bulk/"])
+def test_a_person_who_decides_nothing_sees_only_my_agents_on_a_refusal_too(ana_client, path):
+    response = ana_client.get(path) if path == "/requests/" else ana_client.post(path)
+    page = response.content.decode()
+    sidebar = page[page.index('class="sidebar"') : page.index("</nav>")]
+
+    assert response.status_code == 403
+    assert 'href="/me/"' in sidebar and 'href="/requests/"' not in sidebar
+
+
+def test_a_person_who_decides_nothing_sees_only_my_agents_on_the_consent_page(ana_client, settings):
+    from oauth2_provider.models import get_application_model
+
+    settings.MCP_GATEWAY_URL = "http://127.0.0.1:8300/mcp"
+    app = get_application_model().objects.create(
+        name="Claude Desktop",
+        client_type="public",
+        authorization_grant_type="authorization-code",
+        redirect_uris="http://127.0.0.1:33418/callback",
+    )
+    query = (
+        f"response_type=code&client_id={app.client_id}&redirect_uri=http://127.0.0.1:33418/callback"
+        "&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256"
+        "&resource=http://127.0.0.1:8300/mcp&scope=mcp&state=x"
+    )
+    page = ana_client.get(f"/oauth/authorize/?{query}").content.decode()
+    sidebar = page[page.index('class="sidebar"') : page.index("</nav>")]
+
+    assert "Claude Desktop" in page
+    assert 'href="/me/"' in sidebar and 'href="/requests/"' not in sidebar
