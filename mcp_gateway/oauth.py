@@ -165,6 +165,9 @@ class GatewayAuthorizationView(AuthorizationView):
         form = context.get("form")
         if response.status_code == 200 and form is not None:
             _let_the_form_reach(response, form.initial.get("redirect_uri", ""))
+            application = context.get("application")
+            if getattr(application, "registration_source", "") == "cimd":
+                context["document_host"] = urlsplit(application.client_id).netloc
         elif error := _error_of(response, context):
             _audit_refusal(request, request.GET, f"The authorization request was refused: {error}")
         return response
