@@ -143,8 +143,9 @@ def _who(user: Any) -> str:
 class GatewayAuthorizationView(AuthorizationView):
     """The toolkit's authorize endpoint and consent page, for the gateway's resource only.
 
-    - Every answer but the consent page itself is audited: consent given, consent refused,
-      and each request the page refuses (another resource, no S256, a wrong redirect address).
+    - The consent's POST is audited whatever its answer: given, refused by the person, or refused
+      here (another resource, a wrong redirect address). A GET changes nothing, the trail
+      included: a request refused before any consent is the agent's error page, not a line.
     """
 
     template_name = "oauth2_provider/authorize.html"
@@ -168,8 +169,6 @@ class GatewayAuthorizationView(AuthorizationView):
             application = context.get("application")
             if getattr(application, "registration_source", "") == "cimd":
                 context["document_host"] = urlsplit(application.client_id).netloc
-        elif error := _error_of(response, context):
-            _audit_refusal(request, request.GET, f"The authorization request was refused: {error}")
         return response
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
@@ -258,10 +257,8 @@ def _let_the_form_reach(response: HttpResponse, redirect_uri: str) -> None:
 
 def _refused(request: HttpRequest, description: str) -> HttpResponse:
     """The consent page's error, never a redirect: the client's redirect address is unchecked."""
-    if request.user.is_authenticated:
-        _audit_refusal(
-            request, request.GET if request.method == "GET" else request.POST, description
-        )
+    if request.method == "POST":  # a GET changes nothing, the trail included
+        _audit_refusal(request, request.POST, description)
     error = {"error": "invalid_request", "description": description}
     return render(request, "oauth2_provider/authorize.html", {"error": error}, status=400)
 
@@ -327,6 +324,8 @@ def _audit_token_refusal(
         "refresh_token": "A refresh token was refused (unknown, expired or revoked).",
     }.get(grant_type, f"A token request ({grant_type or 'no grant type'}) was refused.")
     application = get_application_model().objects.filter(client_id=client_id).first()
+    if application is None:
+        return  # no agent of ours: a request anyone can send, not worth a line
     agent_audit(
         actor="OAuth token endpoint",
         action=AuditEntry.Action.REFUSED,

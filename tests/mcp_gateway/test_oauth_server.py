@@ -149,9 +149,7 @@ def test_authorize_refuses_another_resource(client, ben, params, says):
     response = client.get(authorize_url(client_id, **params))
     assert response.status_code == 400 and says in response.content.decode()
     assert granted() == (0, 0)
-    entry = AuditEntry.objects.get(object_type="agent_authorization")
-    assert entry.action == "refused" and says in entry.after["reason"]
-    assert entry.object_repr == "Claude Desktop for ben@example.com"
+    assert not AuditEntry.objects.filter(object_type="agent_authorization").exists()  # a GET
 
 
 @pytest.mark.parametrize(
@@ -176,8 +174,7 @@ def test_authorize_refuses_a_wrong_redirect_or_no_s256_challenge(client, ben, pa
         assert location.startswith(REDIRECT + "?") and "error=" in location
     assert "code=" not in location
     assert granted() == (0, 0)
-    refusal = AuditEntry.objects.get(object_type="agent_authorization")
-    assert refusal.action == "refused" and refusal.actor == ben.user
+    assert not AuditEntry.objects.filter(object_type="agent_authorization").exists()  # a GET
 
 
 def test_consent_post_without_csrf_is_refused(ben):
@@ -395,3 +392,27 @@ def test_metadata_says_client_id_metadata_documents_are_supported(client, settin
         ]
         is False
     )
+
+
+def test_a_consent_posted_for_another_resource_is_refused_and_audited(client, ben):
+    client_id = register(client).json()["client_id"]
+    client.force_login(ben.user)
+    response = client.post(
+        "/oauth/authorize/",
+        {
+            "allow": "Authorize",
+            "client_id": client_id,
+            "redirect_uri": REDIRECT,
+            "response_type": "code",
+            "scope": "mcp",
+            "code_challenge": challenge(),
+            "code_challenge_method": "S256",
+            "resource": "https://elsewhere.example.com/mcp",
+        },
+    )
+    assert response.status_code == 400
+    assert granted() == (0, 0)
+    entry = AuditEntry.objects.get(object_type="agent_authorization")
+    assert (entry.action, entry.actor) == ("refused", ben.user)
+    assert "issues tokens for" in entry.after["reason"]
+    assert entry.object_repr == "Claude Desktop for ben@example.com"
