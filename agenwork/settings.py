@@ -454,7 +454,15 @@ OAUTH2_PROVIDER = {
     "REQUEST_APPROVAL_PROMPT": "force",  # the consent page every time
     "DCR_ENABLED": True,  # MCP clients register themselves (RFC 7591): public clients only
     "DCR_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.dcr.AllowAllDCRPermission",),
+    # Client ID metadata documents: an https URL as client_id, its JSON fetched (clients.py)
+    "CIMD_ENABLED": env_bool("OAUTH_CIMD_ENABLED", True),
+    "CIMD_METADATA_FETCHER": "mcp_gateway.clients.GatewayMetadataFetcher",
+    "CIMD_METADATA_MIN_AGE_SECONDS": 300,
 }
+# A metadata document on this machine (https://localhost/…) is fetched too: for tests and dev.
+OAUTH_CIMD_ALLOW_LOOPBACK = env_bool("OAUTH_CIMD_ALLOW_LOOPBACK", False)
+# Named so that a foreign key of ours to it (mcp_gateway's AgentConnection) has a migration.
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 # Agents on the person's machine receive the code on a loopback http address (RFC 8252), as MCP's
 # authorization specification allows; registration refuses http anywhere else (oauth.py).
 SILENCED_SYSTEM_CHECKS.append("oauth2_provider.W008")

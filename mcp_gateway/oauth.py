@@ -12,14 +12,20 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
+from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
-from oauth2_provider.models import get_access_token_model, get_application_model
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_application_model,
+    get_refresh_token_model,
+)
 from oauth2_provider.views import (
     AuthorizationView,
     DynamicClientRegistrationView,
@@ -28,12 +34,14 @@ from oauth2_provider.views import (
     TokenView,
 )
 
+from agenwork.context_processors import PERSON
 from audit.models import AuditEntry
-from audit.services import audit_record
+from mcp_gateway.clients import cimd_refusal, registration_refusal
+from mcp_gateway.connections import agent_audit, agent_connection_record, agent_connection_touch
+from mcp_gateway.models import AgentConnection
+from requests_app.selectors import approver_flow_ids
 
 GATEWAY_SCOPE = "mcp"
-CODE_FLOW_GRANTS = {"authorization_code", "refresh_token"}
-LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
 
 def gateway_resource() -> str:
@@ -78,11 +86,67 @@ class GatewayMetadataView(AgentCors, OAuthServerMetadataView):
 
 @method_decorator(csrf_exempt, name="dispatch")
 class GatewayRevokeTokenView(AgentCors, RevokeTokenView):
-    """The toolkit's token revocation (RFC 7009), callable from a page."""
+    """The toolkit's token revocation (RFC 7009), callable from a page; audited when it revoked."""
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        before = _token_holder(request.POST.get("token", ""))
+        response = super().post(request, *args, **kwargs)
+        if (
+            response.status_code == 200
+            and before is not None
+            and _token_holder(request.POST.get("token", "")) != before
+        ):
+            user, application, kind = before
+            agent_audit(
+                actor=user,
+                action=AuditEntry.Action.REVOKED,
+                application=application,
+                client_id=application.client_id if application else "",
+                who=_who(user),
+                details={"by": f"the agent, revoking its {kind} (RFC 7009)"},
+                channel="oauth",
+            )
+        return response
+
+
+def _token_holder(raw: str) -> tuple[Any, Any, str] | None:
+    """(login, application, "access token" | "refresh token") of a live token, or None."""
+    if not raw:
+        return None
+    checksum = hashlib.sha256(raw.encode()).hexdigest()
+    access = (
+        get_access_token_model()
+        .objects.select_related("user", "application")
+        .filter(token_checksum=checksum)
+        .first()
+    )
+    if access is not None and access.user is not None:
+        return access.user, access.application, "access token"
+    refresh = (
+        get_refresh_token_model()
+        .objects.select_related("user", "application")
+        .filter(token_checksum=checksum, revoked__isnull=True)
+        .first()
+    )
+    if refresh is not None:
+        return refresh.user, refresh.application, "refresh token"
+    return None
+
+
+def _who(user: Any) -> str:
+    if user is None or not getattr(user, "pk", None):
+        return ""
+    person = getattr(user, "person", None)
+    return person.email if person else user.get_username()
 
 
 class GatewayAuthorizationView(AuthorizationView):
-    """The toolkit's authorize endpoint and consent page, for the gateway's resource only."""
+    """The toolkit's authorize endpoint and consent page, for the gateway's resource only.
+
+    - The consent's POST is audited whatever its answer: given, refused by the person, or refused
+      here (another resource, a wrong redirect address). A GET changes nothing, the trail
+      included: a request refused before any consent is the agent's error page, not a line.
+    """
 
     template_name = "oauth2_provider/authorize.html"
 
@@ -91,12 +155,20 @@ class GatewayAuthorizationView(AuthorizationView):
         if request.GET.get("code_challenge") and request.GET.get("code_challenge_method") != "S256":
             # oauthlib takes a challenge without a method as "plain": ask nobody to consent to it
             refusal = 'PKCE takes code_challenge_method "S256" only.'
+        if not refusal:
+            refusal = cimd_refusal(request.GET.get("client_id", ""))
         if refusal:
             return _refused(request, refusal)
+        if request.user.is_authenticated and approver_flow_ids(request.user) == []:
+            request.console_role = PERSON  # the sidebar offers My agents alone
         response = super().get(request, *args, **kwargs)
-        form = (getattr(response, "context_data", None) or {}).get("form")
+        context = getattr(response, "context_data", None) or {}
+        form = context.get("form")
         if response.status_code == 200 and form is not None:
             _let_the_form_reach(response, form.initial.get("redirect_uri", ""))
+            application = context.get("application")
+            if getattr(application, "registration_source", "") == "cimd":
+                context["document_host"] = urlsplit(application.client_id).netloc
         return response
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
@@ -104,31 +176,65 @@ class GatewayAuthorizationView(AuthorizationView):
         if refusal:
             return _refused(request, refusal)
         response = super().post(request, *args, **kwargs)
-        if "code=" in urlsplit(response.get("Location", "")).query:
+        query = urlsplit(response.get("Location", "")).query
+        if "code=" in query:
             _audit_authorization(request)
+        elif "error=access_denied" in query:
+            _audit_refusal(
+                request, request.POST, "The person refused the agent on the consent page."
+            )
+        elif error := _error_of(response, getattr(response, "context_data", None) or {}):
+            _audit_refusal(request, request.POST, f"The consent was refused: {error}")
         return response
+
+
+def _error_of(response: HttpResponse, context: dict[str, Any]) -> str:
+    """The OAuth error an authorize answer carries (a page or a redirect), or ""."""
+    error = context.get("error")  # the toolkit's oauthlib error, or our dict (_refused)
+    if isinstance(error, dict):
+        return str(error.get("description") or error.get("error") or "invalid request")
+    if error is not None:
+        return str(getattr(error, "description", "") or getattr(error, "error", error))
+    query = parse_qs(urlsplit(response.get("Location", "")).query)
+    if "error" in query:
+        return (query.get("error_description") or query["error"])[0]
+    return ""
+
+
+def _audit_refusal(request: HttpRequest, params: Any, reason: str) -> None:
+    """The Activity trail's entry for an authorization that granted nothing."""
+    client_id = params.get("client_id", "")
+    application = get_application_model().objects.filter(client_id=client_id).first()
+    agent_audit(
+        actor=request.user,
+        action=AuditEntry.Action.REFUSED,
+        application=application,
+        client_id=client_id,
+        who=_who(request.user),
+        details={
+            "reason": reason[:300],
+            "redirect_uri": params.get("redirect_uri", ""),
+            "resource": " ".join(params.getlist("resource")) if hasattr(params, "getlist") else "",
+        },
+    )
 
 
 def _audit_authorization(request: HttpRequest) -> None:
     """The Activity trail's entry for a consent given: who let which agent in, back to where."""
     client_id = request.POST.get("client_id", "")
-    app = get_application_model().objects.filter(client_id=client_id).first()
-    name = (app.name if app else "") or "an unnamed agent"
-    person = getattr(request.user, "person", None)
-    who = person.email if person else request.user.get_username()
-    audit_record(
+    application = get_application_model().objects.filter(client_id=client_id).first()
+    if application is not None:
+        agent_connection_record(user=request.user, application=application)
+    agent_audit(
         actor=request.user,
         action=AuditEntry.Action.CREATED,
-        object_type="agent_authorization",
-        object_id=client_id,
-        object_repr=f"{name} for {who}"[:200],
-        after={
-            "client": name,
-            "client_id": client_id,
+        application=application,
+        client_id=client_id,
+        who=_who(request.user),
+        details={
             "redirect_uri": request.POST.get("redirect_uri", ""),
             "resource": request.POST.get("resource", ""),
             "scope": request.POST.get("scope", ""),
-            "person": who,
         },
     )
 
@@ -151,6 +257,8 @@ def _let_the_form_reach(response: HttpResponse, redirect_uri: str) -> None:
 
 def _refused(request: HttpRequest, description: str) -> HttpResponse:
     """The consent page's error, never a redirect: the client's redirect address is unchecked."""
+    if request.method == "POST":  # a GET changes nothing, the trail included
+        _audit_refusal(request, request.POST, description)
     error = {"error": "invalid_request", "description": description}
     return render(request, "oauth2_provider/authorize.html", {"error": error}, status=400)
 
@@ -163,10 +271,70 @@ class GatewayTokenView(AgentCors, TokenView):
     """
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        grant_type = request.POST.get("grant_type", "")
+        presented = request.POST.get("refresh_token", "") if grant_type == "refresh_token" else ""
+        reused = _reused_refresh_token(presented)
         response = super().post(request, *args, **kwargs)
         if not response.get("Content-Type", "").startswith("application/json"):
             response["Content-Type"] = "application/json"
+        if response.status_code >= 400:
+            _audit_token_refusal(request, response, grant_type, reused)
         return response
+
+
+def _reused_refresh_token(raw: str) -> Any:
+    """The already rotated (revoked) refresh token `raw` is, with its login and agent, or None."""
+    if not raw:
+        return None
+    checksum = hashlib.sha256(raw.encode()).hexdigest()
+    return (
+        get_refresh_token_model()
+        .objects.select_related("user", "application")
+        .filter(token_checksum=checksum, revoked__isnull=False)
+        .first()
+    )
+
+
+def _audit_token_refusal(
+    request: HttpRequest, response: HttpResponse, grant_type: str, reused: Any
+) -> None:
+    """The Activity trail's entry for a refused code or refresh token; reuse revokes the family."""
+    try:
+        error = json.loads(response.content).get("error", "")
+    except ValueError:
+        error = ""
+    client_id = request.POST.get("client_id", "")
+    if reused is not None:
+        agent_audit(
+            actor=reused.user,
+            action=AuditEntry.Action.REVOKED,
+            application=reused.application,
+            client_id=reused.application.client_id if reused.application else client_id,
+            who=_who(reused.user),
+            details={
+                "by": "reuse detection: a rotated refresh token was presented again",
+                "reason": "All of the agent's tokens of that sign-in are revoked.",
+            },
+            channel="oauth",
+        )
+        return
+    reason = {
+        "authorization_code": "An authorization code was refused (used already, expired, or "
+        "with a wrong verifier, redirect address or resource).",
+        "refresh_token": "A refresh token was refused (unknown, expired or revoked).",
+    }.get(grant_type, f"A token request ({grant_type or 'no grant type'}) was refused.")
+    application = get_application_model().objects.filter(client_id=client_id).first()
+    if application is None:
+        return  # no agent of ours: a request anyone can send, not worth a line
+    agent_audit(
+        actor="OAuth token endpoint",
+        action=AuditEntry.Action.REFUSED,
+        application=application,
+        client_id=client_id,
+        who="",
+        details={"reason": reason, "error": error, "resource": request.POST.get("resource", "")},
+        channel="oauth",
+    )
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -178,30 +346,12 @@ class GatewayClientRegistrationView(AgentCors, DynamicClientRegistrationView):
             metadata = json.loads(request.body)
         except ValueError:
             metadata = None
-        refusal = _registration_refusal(metadata) if isinstance(metadata, dict) else ""
+        refusal = registration_refusal(metadata) if isinstance(metadata, dict) else ""
         if refusal:
             return JsonResponse(
                 {"error": "invalid_client_metadata", "error_description": refusal}, status=400
             )
         return super().post(request, *args, **kwargs)
-
-
-def _registration_refusal(metadata: dict) -> str:
-    """What this server does not register (the toolkit checks the rest), or ""."""
-    if metadata.get("token_endpoint_auth_method") != "none":
-        return 'Register a public client: token_endpoint_auth_method "none", with PKCE.'
-    grant_types = metadata.get("grant_types", ["authorization_code"])
-    if isinstance(grant_types, list) and not set(grant_types) <= CODE_FLOW_GRANTS:
-        return "grant_types may be authorization_code and refresh_token only."
-    redirect_uris = metadata.get("redirect_uris")
-    for uri in redirect_uris if isinstance(redirect_uris, list) else []:
-        parts = urlsplit(uri) if isinstance(uri, str) else None
-        if parts and parts.scheme == "http" and parts.hostname not in LOOPBACK:
-            return f"{uri!r}: an http redirect address must be on this machine (localhost)."
-    response_types = metadata.get("response_types", ["code"])
-    if isinstance(response_types, list) and response_types != ["code"]:
-        return 'response_types may be ["code"] only.'
-    return ""
 
 
 @dataclass(frozen=True)
@@ -218,9 +368,13 @@ class OAuthCaller:
 def oauth_token_authenticate(raw: str) -> OAuthCaller | None:
     """The caller of a usable OAuth access token whose login is a directory person, or None."""
     checksum = hashlib.sha256(raw.encode()).hexdigest()
+    connection = AgentConnection.objects.filter(
+        user=OuterRef("user"), application=OuterRef("application")
+    )
     token = (
         get_access_token_model()
         .objects.select_related("application", "user__person")
+        .annotate(connection_used=Subquery(connection.values("last_used_at")[:1]))
         .filter(token_checksum=checksum)
         .first()
     )
@@ -233,6 +387,13 @@ def oauth_token_authenticate(raw: str) -> OAuthCaller | None:
     resource = (
         gateway_resource() if gateway_resource() in resources else next(iter(resources), None)
     )
+    if token.application_id is not None and resource == gateway_resource():
+        agent_connection_touch(
+            user_id=token.user_id,
+            application_id=token.application_id,
+            last_used_at=token.connection_used,
+            since=token.created,
+        )
     return OAuthCaller(
         email=person.email,
         client_id=token.application.client_id if token.application else "",

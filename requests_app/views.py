@@ -17,6 +17,7 @@ from django_filters.views import FilterView
 from django_htmx.http import trigger_client_event
 from django_tables2 import SingleTableMixin
 
+from agenwork.context_processors import PERSON
 from agenwork.lists import ConsoleListMixin, panel_response, partial_template
 from agenwork.pagination import DeferredJoinPaginator, capped_count
 from agenwork.roles import is_admin
@@ -71,6 +72,7 @@ class RequestListView(ConsoleListMixin, SingleTableMixin, FilterView):
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         self.flow_ids = approver_flow_ids(request.user)
         if self.flow_ids == []:
+            request.console_role = PERSON  # the 403 page's sidebar: only what they may open
             raise PermissionDenied(NO_ACCESS)
         return super().get(request, *args, **kwargs)
 
@@ -106,6 +108,7 @@ def _flow_ids(request: HttpRequest) -> list[int] | None:
 
 def _panel_request(request: HttpRequest, public_id: UUID) -> AccessRequest:
     if _flow_ids(request) == []:
+        request.console_role = PERSON
         raise PermissionDenied(NO_ACCESS)
     access_request = request_for_panel(request.user, public_id, _flow_ids(request))
     if access_request is None:

@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_POST
 from django_htmx.http import trigger_client_event
 
+from agenwork.context_processors import PERSON
 from agenwork.lists import panel_response
 from requests_app.deciding import BULK_LIMIT, requests_decide_bulk
 from requests_app.forms import BulkDecisionForm
@@ -27,6 +28,7 @@ def requests_bulk(request: HttpRequest) -> HttpResponse:
     """
     flow_ids = approver_flow_ids(request.user)
     if flow_ids == []:
+        request.console_role = PERSON  # the 403 page's sidebar: only what they may open
         raise PermissionDenied(NO_ACCESS)
     form = BulkDecisionForm(request.POST)
     # What the panel's title says, even when the form is refused.

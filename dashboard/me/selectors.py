@@ -1,4 +1,4 @@
-"""Reads of a person's own page ("My agents"): their gateway tokens and their requests."""
+"""Reads of a person's own page ("My agents"): connected agents, gateway tokens, requests."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from directory.models import Person
+from mcp_gateway.connections import ConnectedAgent, connected_agents
 from mcp_gateway.models import GatewayToken
 from requests_app.models import AccessRequest
 
@@ -16,6 +17,7 @@ RECENT_REQUESTS = 25
 class TokenRow:
     """One gateway token as the page shows it: never the token, only its prefix."""
 
+    pk: int
     prefix: str
     created_at: datetime
     expires_at: datetime | None
@@ -25,17 +27,19 @@ class TokenRow:
 
 @dataclass(frozen=True)
 class MyAgents:
-    """Everything the page shows, read in three queries."""
+    """Everything the page shows, read in four queries."""
 
+    agents: list[ConnectedAgent]
     tokens: list[TokenRow]
     requests: list[AccessRequest]
     request_count: int
 
 
 def my_agents(person: Person, now: datetime) -> MyAgents:
-    """The person's gateway tokens (every one) and their latest requests with a total."""
+    """The person's connected agents, gateway tokens (every one), latest requests with a total."""
+    agents = connected_agents(person.user, now) if person.user_id else []
     tokens = [
-        TokenRow(t.prefix, t.created_at, t.expires_at, t.last_used_at, _state(t, now))
+        TokenRow(t.pk, t.prefix, t.created_at, t.expires_at, t.last_used_at, _state(t, now))
         for t in GatewayToken.objects.filter(person=person).only(
             "prefix", "created_at", "expires_at", "last_used_at", "revoked_at"
         )
@@ -58,10 +62,15 @@ def my_agents(person: Person, now: datetime) -> MyAgents:
         ).order_by("-requested_at", "-id")[:RECENT_REQUESTS]
     )
     count = len(rows) if len(rows) < RECENT_REQUESTS else mine.count()
-    return MyAgents(tokens=tokens, requests=rows, request_count=count)
+    return MyAgents(agents=agents, tokens=tokens, requests=rows, request_count=count)
 
 
 def _state(token: GatewayToken, now: datetime) -> str:
     if token.revoked_at is not None:
         return "revoked"
     return "active" if token.usable_at(now) else "expired"
+
+
+def my_token(person: Person, pk: int) -> GatewayToken | None:
+    """One of the person's own gateway tokens, or None."""
+    return GatewayToken.objects.select_related("person").filter(person=person, pk=pk).first()

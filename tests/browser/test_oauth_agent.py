@@ -230,3 +230,57 @@ def test_the_gateway_refuses_tokens_for_another_resource_or_of_no_person_and_loc
     assert tools_list_status(gateway, theirs) == 401
     assert tools_list_status(gateway, unbound) == 401
     assert tools_list_status(gateway, nobody) == 401
+
+
+def test_the_person_revokes_the_agent_on_my_agents_and_the_gateway_refuses_it_at_once(
+    gateway, ben, page, enter_as, live_server, problems
+):
+    redirect = f"http://127.0.0.1:{free_port()}/callback"
+    agent = OAuthAgent(gateway, redirect, name="Revocable agent")
+    seen: dict[str, object] = {}
+
+    async def scenario(agent: OAuthAgent) -> None:
+        seen["tools"] = set(await agent.session(listed_tools))
+
+    running = agent.start(scenario)
+    try:
+        authorization_url = agent.urls.get(timeout=WAIT_SECONDS)
+        page.route(f"{redirect}**", lambda route: route.fulfill(body="Back to the agent."))
+        enter_as("ben")
+        page.goto(authorization_url)
+        with page.expect_request(lambda r: r.url.startswith(redirect)) as sent:
+            page.get_by_role("button", name="Allow").click()
+        answer = parse_qs(urlsplit(sent.value.url).query)
+        agent.codes.put(
+            AuthorizationCodeResult(
+                code=answer["code"][0], state=answer["state"][0], iss=answer["iss"][0]
+            )
+        )
+        running.result(timeout=WAIT_SECONDS * 2)
+    finally:
+        agent.close()
+    assert seen["tools"] == {"time_get_current_time", "time_convert_time"}
+    tokens = agent.storage.tokens
+    assert tools_list_status(gateway, tokens.access_token) == 200
+
+    page.goto(f"{live_server.url}/me/")
+    row = page.locator("tr[data-agent]")
+    expect(row).to_have_count(1)
+    expect(row.locator(".agent-name")).to_have_text("Revocable agent")
+    expect(row).not_to_contain_text("Never")  # the gateway noted its use
+    row.get_by_role("link", name="Revoke Revocable agent").click()
+    page.get_by_role("button", name="Revoke Revocable agent").click()
+    expect(page.locator("#messages")).to_contain_text("Disconnected Revocable agent")
+    expect(page.locator("tr[data-agent]")).to_have_count(0)
+
+    assert tools_list_status(gateway, tokens.access_token) == 401  # the very next call
+    status, body, _ = post(
+        f"{live_server.url}/oauth/token/",
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": tokens.refresh_token,
+            "client_id": agent.storage.client.client_id,
+        },
+    )
+    assert status == 400 and body["error"] == "invalid_grant"
+    assert problems.errors == []

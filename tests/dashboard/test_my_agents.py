@@ -41,8 +41,8 @@ def test_a_person_sees_their_tokens_and_requests_and_nobody_elses(
     )
     other = make_request(requester=PersonFactory(email="bo@example.com"), tools=tools, flow=flow)
 
-    # the session, its login with the person, the flows they approve in, tokens, requests
-    with django_assert_num_queries(5):
+    # the session, its login with the person, the flows they approve in, agents, tokens, requests
+    with django_assert_num_queries(6):
         page = ana_client.get("/me/").content.decode()
 
     assert page.count("data-token=") == 3
@@ -81,7 +81,7 @@ def test_the_count_of_requests_is_read_only_when_the_page_is_full(
     for _ in range(3):
         make_request(requester=requester, tools=tools[:1], flow=flow)
 
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         page = ana_client.get("/me/").content.decode()
 
     assert page.count("data-request=") == 2
@@ -101,5 +101,37 @@ def test_a_login_that_is_no_person_is_told_so(admin_client):
     assert "not linked to a person" in response.content.decode()
 
 
-def test_the_page_is_read_only(ana_client):
+def test_the_page_itself_takes_no_post(ana_client):
     assert ana_client.post("/me/").status_code == 405
+
+
+@pytest.mark.parametrize("path", ["/requests/", "/requests/bulk/"])
+def test_a_person_who_decides_nothing_sees_only_my_agents_on_a_refusal_too(ana_client, path):
+    response = ana_client.get(path) if path == "/requests/" else ana_client.post(path)
+    page = response.content.decode()
+    sidebar = page[page.index('class="sidebar"') : page.index("</nav>")]
+
+    assert response.status_code == 403
+    assert 'href="/me/"' in sidebar and 'href="/requests/"' not in sidebar
+
+
+def test_a_person_who_decides_nothing_sees_only_my_agents_on_the_consent_page(ana_client, settings):
+    from oauth2_provider.models import get_application_model
+
+    settings.MCP_GATEWAY_URL = "http://127.0.0.1:8300/mcp"
+    app = get_application_model().objects.create(
+        name="Claude Desktop",
+        client_type="public",
+        authorization_grant_type="authorization-code",
+        redirect_uris="http://127.0.0.1:33418/callback",
+    )
+    query = (
+        f"response_type=code&client_id={app.client_id}&redirect_uri=http://127.0.0.1:33418/callback"
+        "&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256"
+        "&resource=http://127.0.0.1:8300/mcp&scope=mcp&state=x"
+    )
+    page = ana_client.get(f"/oauth/authorize/?{query}").content.decode()
+    sidebar = page[page.index('class="sidebar"') : page.index("</nav>")]
+
+    assert "Claude Desktop" in page
+    assert 'href="/me/"' in sidebar and 'href="/requests/"' not in sidebar

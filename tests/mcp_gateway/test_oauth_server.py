@@ -149,6 +149,7 @@ def test_authorize_refuses_another_resource(client, ben, params, says):
     response = client.get(authorize_url(client_id, **params))
     assert response.status_code == 400 and says in response.content.decode()
     assert granted() == (0, 0)
+    assert not AuditEntry.objects.filter(object_type="agent_authorization").exists()  # a GET
 
 
 @pytest.mark.parametrize(
@@ -173,6 +174,7 @@ def test_authorize_refuses_a_wrong_redirect_or_no_s256_challenge(client, ben, pa
         assert location.startswith(REDIRECT + "?") and "error=" in location
     assert "code=" not in location
     assert granted() == (0, 0)
+    assert not AuditEntry.objects.filter(object_type="agent_authorization").exists()  # a GET
 
 
 def test_consent_post_without_csrf_is_refused(ben):
@@ -256,6 +258,9 @@ def test_a_code_works_once_and_binds_the_token_to_the_gateway(client, ben):
     replay = exchange(client, client_id, code=code)
     assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
     assert get_access_token_model().objects.filter(user=ben.user).count() == 1
+    refused = AuditEntry.objects.get(object_type="agent_authorization", action="refused")
+    assert "authorization code was refused" in refused.after["reason"]
+    assert refused.after["error"] == "invalid_grant" and refused.channel == "oauth"
 
 
 @pytest.mark.parametrize(
@@ -300,6 +305,8 @@ def test_refresh_rotates_and_a_reused_refresh_token_revokes_the_family(client, b
 
     reused = refresh(tokens["refresh_token"])
     assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"
+    revoked = AuditEntry.objects.get(object_type="agent_authorization", action="revoked")
+    assert revoked.actor == ben.user and "reuse detection" in revoked.after["by"]
     # the whole family is revoked: the live access token is gone, its refresh token refused
     assert not get_access_token_model().objects.filter(user=ben.user).exists()
     assert refresh(fresh["refresh_token"]).status_code == 400
@@ -352,4 +359,60 @@ def test_cancel_on_the_consent_page_grants_nothing_and_says_so_to_the_agent(clie
     assert response.status_code == 302
     assert response["Location"].startswith(REDIRECT + "?error=access_denied")
     assert granted() == (0, 0)
-    assert not AuditEntry.objects.filter(object_type="agent_authorization").exists()
+    entry = AuditEntry.objects.get(object_type="agent_authorization")
+    assert (entry.action, entry.actor) == ("refused", ben.user)
+    assert entry.after["reason"] == "The person refused the agent on the consent page."
+
+
+def test_an_agent_revoking_its_token_rfc7009_is_audited_once(client, ben):
+    client_id = register(client).json()["client_id"]
+    tokens = exchange(client, client_id, code=consented_code(client, ben, client_id)).json()
+
+    def revoke(token: str):
+        return client.post("/oauth/revoke/", {"token": token, "client_id": client_id})
+
+    assert revoke(tokens["refresh_token"]).status_code == 200
+    assert revoke(tokens["refresh_token"]).status_code == 200  # again: nothing left to revoke
+    entry = AuditEntry.objects.get(object_type="agent_authorization", action="revoked")
+    assert entry.actor == ben.user and "RFC 7009" in entry.after["by"]
+    assert not get_access_token_model().objects.filter(user=ben.user).exists()
+
+
+def test_metadata_says_client_id_metadata_documents_are_supported(client, settings):
+    assert (
+        client.get("/.well-known/oauth-authorization-server").json()[
+            "client_id_metadata_document_supported"
+        ]
+        is True
+    )
+    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "CIMD_ENABLED": False}
+    assert (
+        client.get("/.well-known/oauth-authorization-server").json()[
+            "client_id_metadata_document_supported"
+        ]
+        is False
+    )
+
+
+def test_a_consent_posted_for_another_resource_is_refused_and_audited(client, ben):
+    client_id = register(client).json()["client_id"]
+    client.force_login(ben.user)
+    response = client.post(
+        "/oauth/authorize/",
+        {
+            "allow": "Authorize",
+            "client_id": client_id,
+            "redirect_uri": REDIRECT,
+            "response_type": "code",
+            "scope": "mcp",
+            "code_challenge": challenge(),
+            "code_challenge_method": "S256",
+            "resource": "https://elsewhere.example.com/mcp",
+        },
+    )
+    assert response.status_code == 400
+    assert granted() == (0, 0)
+    entry = AuditEntry.objects.get(object_type="agent_authorization")
+    assert (entry.action, entry.actor) == ("refused", ben.user)
+    assert "issues tokens for" in entry.after["reason"]
+    assert entry.object_repr == "Claude Desktop for ben@example.com"

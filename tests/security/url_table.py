@@ -149,6 +149,18 @@ ROUTES: dict[str, Route] = {
     "": Route(roles(LOGIN, MY_PAGE, 200, 200, 200), roles(LOGIN, 405, 405, 405, 405)),
     # A person's own page: every login (an admin who is no person is told so)
     "me/": Route(roles(LOGIN, 200, 200, 200, 200), roles(LOGIN, 405, 405, 405, 405)),
+    # Revoke on it: one's own connected agent or gateway token only; another's is not found
+    # (an agent not connected for you: back to My agents); an admin who is no person: 404
+    "me/agents/<int:application_pk>/revoke/": Route(
+        roles(LOGIN, MY_PAGE, MY_PAGE, MY_PAGE, 404),
+        roles(LOGIN, MY_PAGE, MY_PAGE, MY_PAGE, 404),
+        url=lambda w: "/me/agents/999999/revoke/",
+    ),
+    "me/tokens/<int:token_pk>/revoke/": Route(
+        roles(LOGIN, 404, 404, 404, 404),
+        roles(LOGIN, 404, 404, 404, 404),
+        url=lambda w: f"/me/tokens/{w.gateway_token.token.pk}/revoke/",
+    ),
     "activity/": Route(roles(LOGIN, 403, 403, 403, 200), roles(*[405] * 5)),
     "activity/export.csv": Route(roles(LOGIN, 403, 403, 403, 200), roles(*[405] * 5)),
     # Requests
