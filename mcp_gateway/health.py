@@ -16,7 +16,7 @@ from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from connectors.models import Connector
-from mcp_gateway.database import off_loop
+from mcp_gateway.database import for_health, off_loop
 from mcp_gateway.pool import UpstreamPool
 from mcp_gateway.upstreams import Upstream, stdio_upstreams, upstream_of
 
@@ -84,7 +84,7 @@ def _backed_connectors() -> list[tuple[str, str, Upstream]]:
 
 async def gateway_health(pool: UpstreamPool) -> dict[str, Any]:
     """Each upstream probed live; raises when the database is down."""
-    backed = await off_loop(_backed_connectors)()
+    backed = await for_health(_backed_connectors)()
     upstreams: dict[str, dict[str, Any]] = {}
 
     async def probe(slug: str, status: str, upstream: Upstream) -> None:
