@@ -2,16 +2,18 @@
 
 Method: gunicorn as deployed (gunicorn.conf.py: three threaded workers with keep-alive) serves
 agenwork with DEBUG off against the benchmark database, which holds the demo scenario plus 1,000
-extra policies on a connector of their own. wrk (one thread) keeps 10 connections busy for the
-configured duration (BENCH_API_SECONDS, 30 s), after a 5 s warm-up, in three loads of one run:
+extra policies on a connector of their own. wrk (one thread) keeps 10 connections busy, in three
+loads of one run, each for the configured duration (BENCH_API_SECONDS, 30 s) after a 5 s warm-up:
 - the floor: a bare Django application (bench/floor: no installed apps, no middleware) under the
   same gunicorn settings, whose one view parses the same body, reads the API key by its prefix
-  and inserts one decision log line — the two statements an allowed decision makes. It runs
-  before and after the API's loads; its figures are the mean of both;
+  and inserts one decision log line — the two statements an allowed decision makes;
 - allowed and denied calls, drawn in turn (allow, deny by policy, no policy, unknown user);
 - approval-required calls whose request is already pending, so the dedupe path answers.
-The API's throughput is reported as a share of the floor's, which moves with the host as the API
-does; the absolute figures are kept beside it. The statements per decision are counted in-process
+Both servers run side by side and the loads take turns, 10 s at a time (three slices each), so
+that a change in the host's load weighs on all three alike. A load's throughput is its requests
+over its seconds; its percentiles are those of its median slice. The API's throughput is reported
+as a share of the floor's, which moves with the host as the API does; the absolute figures are
+kept beside it. The statements per decision are counted in-process
 for each kind of call with Django's query capture (a connection's health check is not counted).
 """
 
@@ -28,6 +30,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from bench.common import Result
@@ -36,6 +40,8 @@ from bench.common import Result
 PORT = int(os.environ.get("BENCH_API_PORT") or 8099)
 EXTRA_POLICIES = 1000
 CONNECTIONS = 10
+SLICES = 3  # each load's time in this many slices, the loads taking turns
+WARM_UP_SECONDS = 5
 TARGET_SHARE = 0.7  # allowed and denied decisions, of the floor's throughput
 TARGET_APPROVAL_SHARE = 0.5  # approval required, the pending request found
 TARGET_P99_TIMES = 2.0  # the API's p99 at most this many times the floor's
@@ -156,34 +162,53 @@ def _wait_until_up(url: str, timeout: float = 30.0) -> None:
     raise SystemExit(f"gunicorn did not answer on {url}")
 
 
-def run_wrk(app: str, calls: dict[str, dict], key: str, duration: int) -> dict[str, float]:
-    """Serve `app` (a WSGI module) with gunicorn, load it with wrk; wrk's figures."""
-    bodies = ", ".join(json.dumps(json.dumps(body)) for body in calls.values())
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT % (bodies, key))
+@contextmanager
+def served(app: str, port: int) -> Iterator[str]:
+    """Serve `app` (a WSGI module) with gunicorn as deployed; yield the decisions URL."""
     # The approval calls' notifications go nowhere, as in the in-process benches (bench.common):
     # without a broker URL the server would publish to make run's folder, absent in a fresh clone.
     env = {"CELERY_BROKER_URL": "memory://", **os.environ}
     env.update(DEBUG="false", ALLOWED_HOSTS="127.0.0.1,localhost")
     env.pop("DJANGO_SETTINGS_MODULE", None)  # each application's wsgi module names its own
-    command = [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{PORT}"]
+    command = [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}"]
     command += ["--config", str(ROOT / "gunicorn.conf.py")]
     command += [*GUNICORN_ARGS, "--log-level", "warning"]
     gunicorn = subprocess.Popen(command, env=env, cwd=ROOT)
-    url = f"http://127.0.0.1:{PORT}/api/v1/decisions"
+    url = f"http://127.0.0.1:{port}/api/v1/decisions"
     try:
         _wait_until_up(url)
-        wrk = ["wrk", "-t1", f"-c{CONNECTIONS}", "-s", script.name]
-        # warm-up: workers, snapshot, plans
-        subprocess.run([*wrk, "-d5s", url], capture_output=True, check=True)
-        done = subprocess.run(
-            [*wrk, f"-d{duration}s", "--latency", url], capture_output=True, text=True, check=True
-        )
-        return parse_wrk(done.stdout)
+        yield url
     finally:
         gunicorn.send_signal(signal.SIGTERM)
         gunicorn.wait(timeout=30)
-        Path(script.name).unlink(missing_ok=True)
+
+
+def wrk_script(calls: dict[str, dict], key: str) -> str:
+    """A wrk script that sends these calls' bodies in turn; its path."""
+    bodies = ", ".join(json.dumps(json.dumps(body)) for body in calls.values())
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT % (bodies, key))
+    return script.name
+
+
+def run_wrk(url: str, script: str, seconds: int) -> dict[str, float]:
+    """Load `url` with wrk for `seconds`; wrk's figures."""
+    command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-s", script, url]
+    return parse_wrk(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+
+
+def combined(slices: list[dict[str, float]]) -> dict[str, float]:
+    """One load's slices as one: throughput over all of them, the median slice's percentiles."""
+    requests = sum(f["requests"] for f in slices)
+    seconds = sum(f["requests"] / f["rps"] for f in slices)
+    middle = sorted(slices, key=lambda f: f["p99"])[len(slices) // 2]
+    return {
+        **middle,
+        "rps": requests / seconds,
+        "requests": requests,
+        "non_2xx": sum(f["non_2xx"] for f in slices),
+        "socket_errors": sum(f["socket_errors"] for f in slices),
+    }
 
 
 def _ms(text: str) -> float:
@@ -215,11 +240,26 @@ def run(duration: int = int(os.environ.get("BENCH_API_SECONDS") or 30)) -> list[
     prepare_policies()
     counts = statements_per_call()
     key = api_key_create(name=f"bench-load-{time.time_ns()}").raw_key
-    floor_before = run_wrk("bench.floor.wsgi", ALLOW_DENY, key, duration)
-    api = run_wrk("agenwork.wsgi", ALLOW_DENY, key, duration)
-    approval = run_wrk("agenwork.wsgi", APPROVAL, key, duration)
-    floor_after = run_wrk("bench.floor.wsgi", ALLOW_DENY, key, duration)
-    floor = {k: (floor_before[k] + floor_after[k]) / 2 for k in floor_before}
+    scripts = {"allow/deny": wrk_script(ALLOW_DENY, key), "approval": wrk_script(APPROVAL, key)}
+    loads = (("floor", "allow/deny"), ("api", "allow/deny"), ("api", "approval"))
+    slices: dict[tuple[str, str], list[dict[str, float]]] = {load: [] for load in loads}
+    try:
+        with (
+            served("bench.floor.wsgi", PORT) as floor_url,
+            served("agenwork.wsgi", PORT + 1) as api_url,
+        ):
+            urls = {"floor": floor_url, "api": api_url}
+            for app, mix in loads:  # warm-up: workers, snapshot, plans
+                run_wrk(urls[app], scripts[mix], WARM_UP_SECONDS)
+            # Each load in turn, a slice at a time: a change of the host's load weighs on all.
+            for _ in range(SLICES):
+                for app, mix in loads:
+                    slices[app, mix].append(run_wrk(urls[app], scripts[mix], duration // SLICES))
+    finally:
+        for script in scripts.values():
+            Path(script).unlink(missing_ok=True)
+    floor, api, approval = (combined(slices[load]) for load in loads)
+    floor_slices = ", ".join(f"{f['rps']:.0f}" for f in slices[loads[0]])
     share, approval_share = api["rps"] / floor["rps"], approval["rps"] / floor["rps"]
     p99_times = api["p99"] / floor["p99"]
     load = f"{CONNECTIONS} connections, {duration} s"
@@ -230,9 +270,8 @@ def run(duration: int = int(os.environ.get("BENCH_API_SECONDS") or 30)) -> list[
             floor["rps"],
             "req/s",
             "(reference)",
-            not _errors(floor_before) and not _errors(floor_after),
-            f"runs {floor_before['rps']:.0f} and {floor_after['rps']:.0f} req/s; "
-            f"p50 {floor['p50']:.1f} ms, p99 {floor['p99']:.1f} ms",
+            not _errors(floor),
+            f"slices {floor_slices} req/s; p50 {floor['p50']:.1f} ms, p99 {floor['p99']:.1f} ms",
         ),
         Result(
             "Decisions API",
