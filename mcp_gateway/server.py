@@ -19,15 +19,19 @@ import mcp_types as types
 from django.conf import settings
 from django.db import close_old_connections
 from mcp.server.auth.middleware.auth_context import get_access_token
+from mcp.server.auth.middleware.bearer_auth import RequireAuthMiddleware
 from mcp.server.auth.provider import AccessToken
+from mcp.server.auth.routes import create_protected_resource_routes
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.lowlevel.server import NotificationOptions, Server
 from mcp.server.models import InitializationOptions
 from mcp.server.transport_security import TransportSecuritySettings
+from pydantic import AnyHttpUrl
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
+from starlette.types import Send
 
 from mcp_gateway.database import off_loop
 from mcp_gateway.forwarding import forward_call, tool_error
@@ -188,18 +192,69 @@ def gateway_app(*, host: str = "127.0.0.1") -> Starlette:
         # Behind a proxy or in a container the Host header is the public name: rebinding
         # protection (for servers on a developer's loopback) would refuse every request.
         security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
-    return server.streamable_http_app(
+    # Protected resource metadata (RFC 9728) names agenwork's web process as the
+    # authorization server; the SDK refuses OAuth tokens issued for another resource.
+    auth = AuthSettings(
+        issuer_url=settings.SITE_URL,
+        resource_server_url=gateway_resource(),
+        validate_token_resource=True,
+        required_scopes=[GATEWAY_SCOPE],
+    )
+    app = server.streamable_http_app(
         streamable_http_path="/mcp",
         host=host,
         transport_security=security,
-        # Protected resource metadata (RFC 9728) names agenwork's web process as the
-        # authorization server; the SDK refuses OAuth tokens issued for another resource.
-        auth=AuthSettings(
-            issuer_url=settings.SITE_URL,
-            resource_server_url=gateway_resource(),
-            validate_token_resource=True,
-            required_scopes=[GATEWAY_SCOPE],
-        ),
+        auth=auth,
         token_verifier=GatewayTokenVerifier(),
-        custom_starlette_routes=[Route("/healthz", healthz, methods=["GET"])],
+        custom_starlette_routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            _resource_metadata_at_the_root(auth),
+        ],
+    )
+    app.router.routes = [_saying_unauthorized(route) for route in app.router.routes]
+    return app
+
+
+UNAUTHORIZED = "Unauthorized: sign in to agenwork (OAuth) or send a gateway token"
+
+
+class GatewayRequireAuth(RequireAuthMiddleware):
+    """The SDK's Bearer check, whose 401 says "Unauthorized" in its description too.
+
+    The MCP Inspector 0.15 starts its OAuth sign-in only when the error its proxy relays has
+    "401" or "Unauthorized" in its text; the SDKs it now runs with no longer put the status there.
+    """
+
+    async def _send_auth_error(
+        self, send: Send, status_code: int, error: str, description: str
+    ) -> None:
+        if status_code == 401:
+            description = UNAUTHORIZED
+        await super()._send_auth_error(send, status_code, error, description)
+
+
+def _saying_unauthorized(route: BaseRoute) -> BaseRoute:
+    """The SDK's /mcp route with GatewayRequireAuth in place of its Bearer check; others as is."""
+    check = getattr(route, "endpoint", None)
+    if not isinstance(route, Route) or type(check) is not RequireAuthMiddleware:
+        return route
+    endpoint = GatewayRequireAuth(check.app, check.required_scopes, check.resource_metadata_url)
+    return Route(route.path, endpoint=endpoint, methods=route.methods, name=route.name)
+
+
+def _resource_metadata_at_the_root(auth: AuthSettings) -> Route:
+    """The same protected resource metadata at /.well-known/oauth-protected-resource.
+
+    RFC 9728 puts it at the path-suffixed URL that the 401's resource_metadata names (the SDK
+    serves that one); clients that skip the header and look at the origin's root (the MCP
+    Inspector 0.15) would find nothing and never reach the authorization server. The gateway
+    serves this one resource, so the root can only mean it.
+    """
+    (route,) = create_protected_resource_routes(
+        resource_url=AnyHttpUrl(gateway_resource()),
+        authorization_servers=[auth.issuer_url],
+        scopes_supported=auth.required_scopes,
+    )
+    return Route(
+        "/.well-known/oauth-protected-resource", endpoint=route.endpoint, methods=["GET", "OPTIONS"]
     )
