@@ -452,6 +452,9 @@ OAUTH2_PROVIDER = {
     "ROTATE_REFRESH_TOKEN": True,
     "REFRESH_TOKEN_REUSE_PROTECTION": True,  # a rotated refresh token used again revokes all
     "REQUEST_APPROVAL_PROMPT": "force",  # the consent page every time
+    # What the metadata advertises is what registration accepts: public clients, code flow.
+    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "refresh_token"],
+    "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["none"],
     "DCR_ENABLED": True,  # MCP clients register themselves (RFC 7591): public clients only
     "DCR_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.dcr.AllowAllDCRPermission",),
     # Client ID metadata documents: an https URL as client_id, its JSON fetched (clients.py)

@@ -81,6 +81,9 @@ def test_metadata_names_the_endpoints_s256_only_and_the_issuer(client, settings)
     assert data["code_challenge_methods_supported"] == ["S256"]
     assert data["response_types_supported"] == ["code"]
     assert "mcp" in data["scopes_supported"]
+    # Only what registration accepts: public clients of the code flow.
+    assert data["grant_types_supported"] == ["authorization_code", "refresh_token"]
+    assert data["token_endpoint_auth_methods_supported"] == ["none"]
 
 
 def test_registration_of_a_public_client(client):
