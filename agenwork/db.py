@@ -73,6 +73,10 @@ class CompiledQuery:
         names = inspect.signature(build).parameters
         self.queryset = build(**{name: Param(name) for name in names})
         _bind_lookup_params(self.queryset.query.where)
+        for annotation in self.queryset.query.annotations.values():
+            inner = getattr(annotation, "query", None)  # Exists(…) and Subquery(…)
+            if inner is not None:
+                _bind_lookup_params(inner.where)
         self._by_vendor: dict[str, _Compiled] = {}
 
     def rows(self, **values: Any) -> list[tuple[Any, ...]]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, QuerySet
 from django.utils import timezone
 
 from agenwork.db import CompiledQuery
@@ -43,18 +44,23 @@ class CallOutcome:
     access_request: AccessRequest | None
 
 
+def _granted_tools(person_id, connector_id, now) -> QuerySet[RequestTool]:
+    """The person's tools on this connector under a time-bound approval that has not expired."""
+    return RequestTool.objects.filter(
+        status=RequestTool.Status.APPROVED,
+        request__requester_id=person_id,
+        request__connector_id=connector_id,
+        request__status__in=sorted(AccessRequest.APPROVED_STATUSES),
+        request__grant_expires_at__gt=now,
+    )
+
+
 # Compiled once (agenwork.db): the ORM's compiler cost more CPU per call than PostgreSQL spends
 # on these statements ("Decisions API under load", bench/bench_decisions_api.py). Checked against
 # the plain ORM in tests/requests_app/test_decisions.py.
 ACTIVE_GRANTS = CompiledQuery(
     lambda person_id, connector_id, now: (
-        RequestTool.objects.filter(
-            status=RequestTool.Status.APPROVED,
-            request__requester_id=person_id,
-            request__connector_id=connector_id,
-            request__status__in=sorted(AccessRequest.APPROVED_STATUSES),
-            request__grant_expires_at__gt=now,
-        )
+        _granted_tools(person_id, connector_id, now)
         .order_by()
         .values_list("tool_id", "request__grant_expires_at")
     )
@@ -71,6 +77,16 @@ PENDING_REQUEST = CompiledQuery(
     lambda key: AccessRequest.objects.filter(
         dedupe_key=key, status=AccessRequest.Status.PENDING
     ).order_by("-id")[:1]
+)
+# The usual repeat of a call that waits for its approval: its pending request, and whether any
+# time-bound approval could change the decision (then the grants are read as usual), in one
+# round trip rather than two.
+PENDING_UNLESS_GRANTED = CompiledQuery(
+    lambda key, person_id, connector_id, now: (
+        AccessRequest.objects.filter(dedupe_key=key, status=AccessRequest.Status.PENDING)
+        .annotate(granted=Exists(_granted_tools(person_id, connector_id, now)))
+        .order_by("-id")[:1]
+    )
 )
 
 
@@ -94,6 +110,8 @@ def decide_call(
     """Decide a gateway's call, create or reuse its approval request, and log the decision.
 
     - Grants are read only when a tool needs a human: allow and deny cost no extra query.
+    - A call whose approval is pending already (an agent retrying) costs one read: its request
+      and whether any grant could change the decision come in one statement.
     - `snapshot_version`: the policy snapshot's version if the caller read it already.
     - `attach_approved`: the same call approved once and not yet used gets that request back
       (the MCP gateway's retry of a held call), rather than a new one.
@@ -104,6 +122,15 @@ def decide_call(
     snapshot = current_snapshot(version=snapshot_version)
     window = step_up_window()  # STEP_UP_WINDOW_SECONDS
     decision = evaluate(snapshot, call, now=now, step_up_window=window)
+    if decision.decision == APPROVAL_REQUIRED and decision.person_id:
+        found = PENDING_UNLESS_GRANTED.first(
+            key=_dedupe_key(decision, api_key, arguments),
+            person_id=decision.person_id,
+            connector_id=decision.connector_id,
+            now=now,
+        )
+        if found is not None and not found.granted:  # no grant can change it: the same call
+            return _logged(decision, found, call, api_key, agent, now)
     if decision.person_id and any(t.decision in NEEDS_HUMAN for t in decision.tools):
         grants = active_grants(
             person_id=decision.person_id, connector_id=decision.connector_id, now=now

@@ -18,9 +18,9 @@ from api.auth import KEY_AND_SNAPSHOT_VERSION
 from approval_flows.models import Notification
 from directory.models import Person
 from policies.models import DecisionLog
-from requests_app.decisions import ACTIVE_GRANTS, PENDING_REQUEST
+from requests_app.decisions import ACTIVE_GRANTS, PENDING_REQUEST, PENDING_UNLESS_GRANTED
 
-HOT_STATEMENTS = [KEY_AND_SNAPSHOT_VERSION, ACTIVE_GRANTS, PENDING_REQUEST]
+HOT_STATEMENTS = [KEY_AND_SNAPSHOT_VERSION, ACTIVE_GRANTS, PENDING_REQUEST, PENDING_UNLESS_GRANTED]
 
 
 def row_values(row) -> dict:

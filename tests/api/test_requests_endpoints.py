@@ -274,6 +274,18 @@ def test_a_grant_covers_other_arguments_for_the_same_tool(demo, gateway: Gateway
     assert body["decision"] == "allow"
 
 
+def test_a_grant_given_while_the_same_call_waits_allows_that_call(demo, gateway: Gateway):
+    """A call pending with other arguments: once a grant covers its tool, its repeat runs."""
+    waiting = gateway.decide(ANA, CALENDAR, [CREATE], arguments={"summary": "waiting"}).json()
+    assert waiting["decision"] == "approval_required"
+    approve_for_an_hour(gateway, [CREATE])
+
+    again = gateway.decide(ANA, CALENDAR, [CREATE], arguments={"summary": "waiting"}).json()
+
+    assert again["decision"] == "allow" and again["tools"][0]["reason_code"] == "grant"
+    assert again["request"] is None
+
+
 def test_a_grant_covers_only_the_approved_tools(demo, gateway: Gateway):
     access_request = new_request(gateway, [CREATE, UPDATE])
     request_approve(

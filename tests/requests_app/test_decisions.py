@@ -7,7 +7,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from requests_app.decisions import UNUSED_APPROVAL, _pending_request, active_grants
+from requests_app.decisions import (
+    PENDING_UNLESS_GRANTED,
+    UNUSED_APPROVAL,
+    _pending_request,
+    active_grants,
+)
 from requests_app.models import AccessRequest, RequestTool
 from tests.factories import ConnectorFactory, PersonFactory, ToolFactory, make_request
 
@@ -105,3 +110,26 @@ def test_the_unused_approval_is_the_one_the_orm_finds(requester, tools, flow):
     assert found.pk == made[0].pk
     assert concrete_values(found) == concrete_values(orm.first())
     assert UNUSED_APPROVAL.first(key="never-seen") is None
+
+
+def pending_unless_granted(key: str, requester, connector_id: int, now):
+    return PENDING_UNLESS_GRANTED.first(
+        key=key, person_id=requester.pk, connector_id=connector_id, now=now
+    )
+
+
+def test_the_pending_request_with_its_grant_flag_is_what_the_orm_finds(
+    access_request, requester, tools, grants_world
+):
+    """One statement: the pending request of the call, and whether the person holds any grant."""
+    now, connector_id = grants_world, tools[0].connector_id
+    AccessRequest.objects.filter(pk=access_request.pk).update(dedupe_key="same-call")
+    found = pending_unless_granted("same-call", requester, connector_id, now)
+    orm = AccessRequest.objects.filter(dedupe_key="same-call", status=Status.PENDING).first()
+    assert concrete_values(found) == concrete_values(orm)
+    assert found.granted is True  # grants_world gave the requester live grants here
+    other = ConnectorFactory(slug="other-connector").pk
+    assert pending_unless_granted("same-call", requester, other, now).granted is False
+    later = now + timedelta(days=2)  # every grant has expired by then
+    assert pending_unless_granted("same-call", requester, connector_id, later).granted is False
+    assert pending_unless_granted("never-seen", requester, connector_id, now) is None
