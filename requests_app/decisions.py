@@ -85,6 +85,8 @@ PENDING_UNLESS_GRANTED = CompiledQuery(
     lambda key, person_id, connector_id, now: (
         AccessRequest.objects.filter(dedupe_key=key, status=AccessRequest.Status.PENDING)
         .annotate(granted=Exists(_granted_tools(person_id, connector_id, now)))
+        # What the answer and the gateway's hold read; any other field loads when read.
+        .only("public_id", "status", "flow_id", "current_level")
         .order_by("-id")[:1]
     )
 )

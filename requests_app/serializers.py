@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from django.conf import settings
@@ -17,11 +18,24 @@ def _iso(value: datetime | None) -> str | None:
 
 def request_urls(access_request: AccessRequest) -> dict[str, str]:
     """Where a gateway polls the request, and where a person reviews it."""
-    public_id = access_request.public_id
+    public_id = str(access_request.public_id)
+    status_url, review_url = _url_templates(settings.SITE_URL)
     return {
-        "status_url": settings.SITE_URL + reverse("api:request", args=[public_id]),
-        "review_url": settings.SITE_URL + reverse("requests_app:detail", args=[public_id]),
+        "status_url": status_url.replace(_PLACEHOLDER, public_id),
+        "review_url": review_url.replace(_PLACEHOLDER, public_id),
     }
+
+
+_PLACEHOLDER = "00000000-0000-0000-0000-000000000000"
+
+
+@cache
+def _url_templates(site_url: str) -> tuple[str, str]:
+    """The two URLs with a placeholder id, reversed once: every pending decision answers them."""
+    return (
+        site_url + reverse("api:request", args=[_PLACEHOLDER]),
+        site_url + reverse("requests_app:detail", args=[_PLACEHOLDER]),
+    )
 
 
 def request_payload(access_request: AccessRequest) -> dict[str, Any]:
