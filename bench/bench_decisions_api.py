@@ -15,6 +15,23 @@ over its seconds; its percentiles are those of its median slice. The API's throu
 as a share of the floor's, which moves with the host as the API does; the absolute figures are
 kept beside it. The statements per decision are counted in-process
 for each kind of call with Django's query capture (a connection's health check is not counted).
+
+Where the other half went (py-spy under the wrk load, --gil for CPU; 2026-12-08). Measured first
+in this form, the API did 0.62 of the floor for allowed and denied calls (p99 1.95 times the
+floor's) and 0.34 with the approval pending. Wall time: Django's connection health check, a
+`SELECT 1` before each request's first query, took as long as the key lookup (37% of the
+samples): one round trip of three. CPU: the middleware a Bearer call never uses (sessions,
+messages with their cookie signer, CSRF, auth, clickjacking, htmx) and resolving the URL past
+every console pattern before `api/v1/` took a quarter of the request's Python time; served
+with only the request id middleware the API did 0.82 of the floor against 0.67 with them all.
+The approval path read the person's grants and then the pending request: two round trips.
+Now the health check polls the socket (agenwork/postgres), Bearer calls leave the stack after
+the headers every answer needs (agenwork/endpoints.py), the API's URLs come first, and a
+pending call is one read (its request and whether any grant could change the decision). Seven
+runs since (some with other work on the host): allowed and denied 0.63 to 0.85 of the floor, five
+of the seven at 0.70 or more, p99 1.1 to 1.7 times the floor's; approval pending, four runs since
+its change, 0.41 to 0.50. gunicorn with 4 threads a worker instead of 8 measured the same within
+that spread.
 """
 
 from __future__ import annotations
