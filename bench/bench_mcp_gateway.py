@@ -58,8 +58,8 @@ the gateway's in-process work per allowed call went from 0.86-0.94 ms p50 (0.34-
 side on 2026-12-08. Further steps, each a trade: the decision log written with synchronous_commit
 off (a crash could lose its last lines), a short in-process cache of checked tokens (a revoked
 token would then work for its lifetime), or an async driver for the two statements so that no
-call leaves the event loop. With this little work per hop, thread_sensitive=True or False made no difference in part 1
-(A/B, twice each); with six queries per call it had: p50 100 against 157 ms under a load of 5 to 8.
+call leaves the event loop. With this little work per hop, thread_sensitive=True or False made
+no difference in part 1 (A/B, twice each); with six queries per call it had: p50 100 against 157 ms under a load of 5 to 8.
 Repeated seven times after these changes (2026-12-08, the host's load 1 to 12 from other work):
 added latency at p50 4.9 to 13.4 ms with four sessions, 3.5 to 5.6 ms with one; the p99 ratio 0.80
 to 1.67, so on either side of its target. The held calls' figures hardly moved: 600 to 850 ms p95
