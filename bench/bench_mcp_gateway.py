@@ -59,8 +59,9 @@ side on 2026-12-08. Further steps, each a trade: the decision log written with s
 off (a crash could lose its last lines), a short in-process cache of checked tokens (a revoked
 token would then work for its lifetime), or an async driver for the two statements so that no
 call leaves the event loop. With this little work per hop, thread_sensitive=True or False made
-no difference in part 1 (A/B, twice each); with six queries per call it had: p50 100 against 157 ms under a load of 5 to 8.
-Repeated seven times after these changes (2026-12-08, the host's load 1 to 12 from other work):
+no difference in part 1 (A/B, twice each); with six queries per call it had: p50 100 against
+157 ms under a load of 5 to 8. Repeated seven times after the changes before the health check's
+(2026-12-08, the host's load 1 to 12 from other work):
 added latency at p50 4.9 to 13.4 ms with four sessions, 3.5 to 5.6 ms with one; the p99 ratio 0.80
 to 1.67, so on either side of its target. The held calls' figures hardly moved: 600 to 850 ms p95
 to learn of an approval, 4 statements a second (two polls, each with Django's health check; 2 a
