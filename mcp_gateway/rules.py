@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +17,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from approval_flows.models import ApprovalLevel
-from directory.step_up import latest_step_up_at, step_up_challenge_create, step_up_url
+from directory.step_up import step_up_challenge_create, step_up_url
 from mcp_gateway.catalog import gateway_tools
 from mcp_gateway.upstreams import Upstream
 from policies.evaluation import (
@@ -28,7 +28,6 @@ from policies.evaluation import (
     Call,
     Decision,
     InvalidCall,
-    Snapshot,
     evaluate,
 )
 from policies.snapshot import current_snapshot
@@ -135,7 +134,7 @@ def call_verdict(
     tool = gateway_tools(snapshot).get(key)
     if tool is None:
         return CallVerdict(message=f"Unknown tool {key!r}: it is not one of this gateway's tools.")
-    call = _with_step_up(snapshot, Call(user=email, connector=tool.connector, tools=(key,)))
+    call = Call(user=email, connector=tool.connector, tools=(key,))
     try:
         outcome = decide_call(
             call=call,
@@ -145,6 +144,7 @@ def call_verdict(
             snapshot_version=snapshot.version,
             attach_approved=True,
             channel=Channel.GATEWAY,
+            stored_step_up=True,
         )
     except InvalidCall as exc:
         return CallVerdict(message=f"Unknown tool: {exc}")
@@ -165,21 +165,6 @@ def call_verdict(
         token = step_up_challenge_create(person_id=decision.person_id, tool_key=key, agent=agent)
         return CallVerdict(message=_step_up_text(decision, step_up_url(token)))
     return CallVerdict(message=_deny_text(decision))
-
-
-def _with_step_up(snapshot: Snapshot, call: Call) -> Call:
-    """The call with the person's latest step-up, read only when the engine would ask for one.
-
-    - The engine over the in-process snapshot costs microseconds and no query: a call of a tool
-      without a Step-up policy reads nothing more.
-    """
-    try:
-        first = evaluate(snapshot, call, now=timezone.now())
-    except InvalidCall:
-        return call  # decide_call says so, and logs nothing
-    if first.person_id is None or not any(t.decision == STEP_UP for t in first.tools):
-        return call
-    return replace(call, step_up_at=latest_step_up_at(first.person_id))
 
 
 def _deny_text(decision: Decision) -> str:

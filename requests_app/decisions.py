@@ -6,7 +6,7 @@ adds the grants it reads from requests, creates (or finds) the pending request, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -17,7 +17,7 @@ from agenwork.db import CompiledQuery
 from approval_flows.models import ApprovalFlow
 from connectors.models import Connector, Tool
 from directory.models import Person
-from directory.step_up import step_up_window
+from directory.step_up import latest_step_up_at, step_up_window
 from gateways.models import ApiKey
 from policies.evaluation import (
     APPROVAL_REQUIRED,
@@ -108,6 +108,7 @@ def decide_call(
     snapshot_version: int | None = None,
     attach_approved: bool = False,
     channel: str = Channel.API,
+    stored_step_up: bool = False,
 ) -> CallOutcome:
     """Decide a gateway's call, create or reuse its approval request, and log the decision.
 
@@ -118,12 +119,17 @@ def decide_call(
     - `attach_approved`: the same call approved once and not yet used gets that request back
       (the MCP gateway's retry of a held call), rather than a new one.
     - `channel`: where a created request says it came from (the API, or the MCP gateway).
+    - `stored_step_up`: a Step-up tool is decided with the person's latest step-up at agenwork
+      (the MCP gateway; the API's callers assert their own). Read only when a tool asks for it.
     - Raises policies.evaluation.InvalidCall (unknown connector or tool) before writing anything.
     """
     now = timezone.now()
     snapshot = current_snapshot(version=snapshot_version)
     window = step_up_window()  # STEP_UP_WINDOW_SECONDS
     decision = evaluate(snapshot, call, now=now, step_up_window=window)
+    if stored_step_up and decision.person_id and any(t.decision == STEP_UP for t in decision.tools):
+        call = replace(call, step_up_at=latest_step_up_at(decision.person_id))
+        decision = evaluate(snapshot, call, now=now, step_up_window=window)
     if decision.decision == APPROVAL_REQUIRED and decision.person_id:
         found = PENDING_UNLESS_GRANTED.first(
             key=_dedupe_key(decision, api_key, arguments),
