@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +34,7 @@ from oauth2_provider.views import (
 )
 
 from agenwork.context_processors import PERSON
+from agenwork.crypto import hash_token
 from audit.models import AuditEntry
 from mcp_gateway.clients import cimd_refusal, registration_refusal
 from mcp_gateway.connections import agent_audit, agent_connection_record, agent_connection_touch
@@ -113,7 +113,7 @@ def _token_holder(raw: str) -> tuple[Any, Any, str] | None:
     """(login, application, "access token" | "refresh token") of a live token, or None."""
     if not raw:
         return None
-    checksum = hashlib.sha256(raw.encode()).hexdigest()
+    checksum = hash_token(raw)  # the toolkit keeps a token's SHA-256, as we do
     access = (
         get_access_token_model()
         .objects.select_related("user", "application")
@@ -286,7 +286,7 @@ def _reused_refresh_token(raw: str) -> Any:
     """The already rotated (revoked) refresh token `raw` is, with its login and agent, or None."""
     if not raw:
         return None
-    checksum = hashlib.sha256(raw.encode()).hexdigest()
+    checksum = hash_token(raw)
     return (
         get_refresh_token_model()
         .objects.select_related("user", "application")
@@ -367,7 +367,7 @@ class OAuthCaller:
 
 def oauth_token_authenticate(raw: str) -> OAuthCaller | None:
     """The caller of a usable OAuth access token whose login is a directory person, or None."""
-    checksum = hashlib.sha256(raw.encode()).hexdigest()
+    checksum = hash_token(raw)
     connection = AgentConnection.objects.filter(
         user=OuterRef("user"), application=OuterRef("application")
     )

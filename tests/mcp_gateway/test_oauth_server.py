@@ -180,25 +180,28 @@ def test_authorize_refuses_a_wrong_redirect_or_no_s256_challenge(client, ben, pa
     assert not AuditEntry.objects.filter(object_type="agent_authorization").exists()  # a GET
 
 
+def consent_fields(client_id: str, **changes) -> dict[str, str]:
+    """What the consent page's form posts for this client (Allow), with `changes` over it."""
+    fields = {
+        "allow": "Authorize",
+        "client_id": client_id,
+        "redirect_uri": REDIRECT,
+        "response_type": "code",
+        "scope": "mcp",
+        "code_challenge": challenge(),
+        "code_challenge_method": "S256",
+        "resource": GATEWAY,
+    }
+    return {name: value for name, value in {**fields, **changes}.items() if value is not None}
+
+
 def test_consent_post_without_csrf_is_refused(ben):
     from django.test import Client
 
     strict = Client(enforce_csrf_checks=True)
     client_id = register(strict).json()["client_id"]
     strict.force_login(ben.user)
-    response = strict.post(
-        "/oauth/authorize/",
-        {
-            "allow": "Authorize",
-            "client_id": client_id,
-            "redirect_uri": REDIRECT,
-            "response_type": "code",
-            "scope": "mcp",
-            "code_challenge": challenge(),
-            "code_challenge_method": "S256",
-            "resource": GATEWAY,
-        },
-    )
+    response = strict.post("/oauth/authorize/", consent_fields(client_id))
     assert response.status_code == 403
     assert granted() == (0, 0)
 
@@ -206,20 +209,7 @@ def test_consent_post_without_csrf_is_refused(ben):
 def consented_code(client, person, client_id: str) -> str:
     """The code the consent page's Allow sends to the client's redirect address."""
     client.force_login(person.user)
-    response = client.post(
-        "/oauth/authorize/",
-        {
-            "allow": "Authorize",
-            "client_id": client_id,
-            "redirect_uri": REDIRECT,
-            "response_type": "code",
-            "scope": "mcp",
-            "state": "xyz",
-            "code_challenge": challenge(),
-            "code_challenge_method": "S256",
-            "resource": GATEWAY,
-        },
-    )
+    response = client.post("/oauth/authorize/", consent_fields(client_id, state="xyz"))
     assert response.status_code == 302 and response["Location"].startswith(REDIRECT + "?")
     query = dict(pair.split("=", 1) for pair in response["Location"].split("?", 1)[1].split("&"))
     assert query["state"] == "xyz"
@@ -348,16 +338,7 @@ def test_cancel_on_the_consent_page_grants_nothing_and_says_so_to_the_agent(clie
     client.force_login(ben.user)
     response = client.post(
         "/oauth/authorize/",
-        {
-            "client_id": client_id,
-            "redirect_uri": REDIRECT,
-            "response_type": "code",
-            "scope": "mcp",
-            "state": "xyz",
-            "code_challenge": challenge(),
-            "code_challenge_method": "S256",
-            "resource": GATEWAY,
-        },
+        consent_fields(client_id, state="xyz", allow=None),  # Cancel
     )
     assert response.status_code == 302
     assert response["Location"].startswith(REDIRECT + "?error=access_denied")
@@ -402,16 +383,7 @@ def test_a_consent_posted_for_another_resource_is_refused_and_audited(client, be
     client.force_login(ben.user)
     response = client.post(
         "/oauth/authorize/",
-        {
-            "allow": "Authorize",
-            "client_id": client_id,
-            "redirect_uri": REDIRECT,
-            "response_type": "code",
-            "scope": "mcp",
-            "code_challenge": challenge(),
-            "code_challenge_method": "S256",
-            "resource": "https://elsewhere.example.com/mcp",
-        },
+        consent_fields(client_id, resource="https://elsewhere.example.com/mcp"),
     )
     assert response.status_code == 400
     assert granted() == (0, 0)
