@@ -55,6 +55,11 @@ def _granted_tools(person_id, connector_id, now) -> QuerySet[RequestTool]:
     )
 
 
+def _pending_of(key) -> QuerySet[AccessRequest]:
+    """The pending request of a call, by its dedupe key (a partial unique index allows one)."""
+    return AccessRequest.objects.filter(dedupe_key=key, status=AccessRequest.Status.PENDING)
+
+
 # Compiled once (agenwork.db): the ORM's compiler cost more CPU per call than PostgreSQL spends
 # on these statements ("Decisions API under load", bench/bench_decisions_api.py). Checked against
 # the plain ORM in tests/requests_app/test_decisions.py.
@@ -73,17 +78,15 @@ UNUSED_APPROVAL = CompiledQuery(
         grant_expires_at__isnull=True,
     ).order_by("-id")[:1]
 )
-PENDING_REQUEST = CompiledQuery(
-    lambda key: AccessRequest.objects.filter(
-        dedupe_key=key, status=AccessRequest.Status.PENDING
-    ).order_by("-id")[:1]
-)
+
+
+PENDING_REQUEST = CompiledQuery(lambda key: _pending_of(key).order_by("-id")[:1])
 # The usual repeat of a call that waits for its approval: its pending request, and whether any
 # time-bound approval could change the decision (then the grants are read as usual), in one
 # round trip rather than two.
 PENDING_UNLESS_GRANTED = CompiledQuery(
     lambda key, person_id, connector_id, now: (
-        AccessRequest.objects.filter(dedupe_key=key, status=AccessRequest.Status.PENDING)
+        _pending_of(key)
         .annotate(granted=Exists(_granted_tools(person_id, connector_id, now)))
         # What the answer and the gateway's hold read; any other field loads when read.
         .only("public_id", "status", "flow_id", "current_level")
